@@ -1,0 +1,1 @@
+"""The Telegram side of newsbot: settings, application wiring, handlers, delivery and the CLI."""

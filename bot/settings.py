@@ -1,0 +1,72 @@
+"""Configuration from NEWSBOT_* environment variables (and a `.env` file)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+TELEGRAM_API_URL = "https://api.telegram.org"
+FREE_RATE_CEILING = 30
+PAID_RATE_CEILING = 1000
+
+
+class Settings(BaseSettings):
+    """Every setting of the bot; names and defaults are part of the public interface."""
+
+    model_config = SettingsConfigDict(env_prefix="NEWSBOT_", env_file=".env", extra="ignore")
+
+    token: SecretStr | None = None
+    database_url: str = "sqlite+aiosqlite:///newsbot.db"
+    api_url: str = TELEGRAM_API_URL
+    operators: Annotated[frozenset[int], NoDecode] = frozenset()
+    language: Literal["ar", "en"] = "ar"
+    timezone: str = "UTC"
+    section_target: int = Field(default=1200, ge=100, le=4096)
+    rate: float = Field(default=FREE_RATE_CEILING, gt=0)
+    paid_broadcast: bool = False
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    listen: str = "0.0.0.0:8443"
+    test_database_url: str | None = None
+
+    @field_validator("operators", mode="before")
+    @classmethod
+    def _split_operators(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                return frozenset(int(part) for part in value.split(",") if part.strip())
+            except ValueError:
+                raise ValueError("NEWSBOT_OPERATORS must be comma-separated user ids") from None
+        return value
+
+    @field_validator("api_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _rate_within_ceiling(self) -> Settings:
+        ceiling = PAID_RATE_CEILING if self.paid_broadcast else FREE_RATE_CEILING
+        if self.rate > ceiling:
+            raise ValueError(
+                f"NEWSBOT_RATE {self.rate:g} is above Telegram's {ceiling}/s"
+                + (
+                    ""
+                    if self.paid_broadcast
+                    else " (set NEWSBOT_PAID_BROADCAST=true for up to 1000)"
+                )
+            )
+        return self
