@@ -1,0 +1,39 @@
+"""Typed shared state of the Application, opened in post_init and closed in post_shutdown."""
+
+from __future__ import annotations
+
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from telegram.ext import CallbackContext, ContextTypes, ExtBot
+
+from bot.settings import Settings
+from db.session import unit_of_work
+
+
+@dataclass
+class BotData:
+    """What every handler shares; PTB creates it empty, the wiring fills it in."""
+
+    settings: Settings | None = None
+    engine: AsyncEngine | None = None
+    sessionmaker: async_sessionmaker[AsyncSession] | None = None
+
+    @property
+    def config(self) -> Settings:
+        """The settings; set when the Application is built."""
+        if self.settings is None:
+            raise RuntimeError("the Application was built without settings")
+        return self.settings
+
+    def unit_of_work(self) -> AbstractAsyncContextManager[AsyncSession]:
+        """One session for one update: commits when the block succeeds."""
+        if self.sessionmaker is None:
+            raise RuntimeError("the database is not open (post_init has not run)")
+        return unit_of_work(self.sessionmaker)
+
+
+Context = CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]
+CONTEXT_TYPES = ContextTypes(bot_data=BotData)

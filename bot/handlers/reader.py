@@ -1,0 +1,353 @@
+"""What a reader can do: start, subscribe, browse the latest stories and read them section by
+section. Every handler opens one unit of work, commits it, and only then talks to Telegram, so
+no database transaction waits on the network."""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import BotCommandScopeChat, Update
+from telegram.error import BadRequest
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+
+from bot.callbacks import (
+    Callback,
+    OpenStory,
+    ReadSection,
+    SetLanguage,
+    ShowLatest,
+    ToggleTopic,
+    parse_callback,
+    topic_key,
+)
+from bot.context import Context
+from bot.menu import menu_commands
+from bot.messages import (
+    ALL_TOPICS,
+    Message,
+    language_keyboard,
+    latest_list,
+    section_message,
+    story_card,
+    topics_keyboard,
+)
+from bot.texts import choose_language, text
+from db import store
+
+LATEST_COUNT = 5
+TOPIC_MAX_CHARS = 48
+_DEEP_LINK = re.compile(r"a([1-9][0-9]{0,17})")
+
+
+async def _enter(session: AsyncSession, update: Update, context: Context) -> tuple[int, str]:
+    """Register the chat (a reader who writes to us can be reached again); its language."""
+    chat = update.effective_chat
+    if chat is None:
+        raise ValueError("update without a chat")
+    user = update.effective_user
+    telegram_language = user.language_code if user else None
+    row = await store.ensure_chat(
+        session=session, chat_id=chat.id, kind=chat.type, telegram_language=telegram_language
+    )
+    if not row.active:
+        await store.mark_chat_active(session=session, chat_id=chat.id)
+    return chat.id, choose_language(
+        row.language, telegram_language, context.bot_data.config.language
+    )
+
+
+async def _send(context: Context, chat_id: int, message: Message) -> None:
+    body, keyboard = message
+    await context.bot.send_message(chat_id, body, reply_markup=keyboard)
+
+
+async def start(update: Update, context: Context) -> None:
+    """Greet, subscribe a new reader to all topics, and open a deep-linked story."""
+    payload = context.args[0] if context.args else ""
+    wanted = _DEEP_LINK.fullmatch(payload)
+    async with context.bot_data.unit_of_work() as session:
+        chat_id, language = await _enter(session, update, context)
+        if not await store.subscriptions(session=session, chat_id=chat_id):
+            await store.subscribe(session=session, chat_id=chat_id, topic=None)
+        article = (
+            await store.get_article(session=session, article_id=int(wanted.group(1)))
+            if wanted
+            else None
+        )
+    await context.bot.send_message(chat_id, text(language, "greeting"))
+    if article is not None:
+        await _send(context, chat_id, story_card(article, language))
+    elif payload:
+        await context.bot.send_message(chat_id, text(language, "story_gone"))
+
+
+async def help_command(update: Update, context: Context) -> None:
+    """List the commands."""
+    async with context.bot_data.unit_of_work() as session:
+        chat_id, language = await _enter(session, update, context)
+    await context.bot.send_message(chat_id, text(language, "help"))
+
+
+async def unknown(update: Update, context: Context) -> None:
+    """Unknown commands and free text get the help, never silence."""
+    async with context.bot_data.unit_of_work() as session:
+        chat_id, language = await _enter(session, update, context)
+    await context.bot.send_message(
+        chat_id, f"{text(language, 'unknown')}\n\n{text(language, 'help')}"
+    )
+
+
+def _topic_argument(context: Context) -> str | None:
+    topic = " ".join(context.args or []).strip()
+    return topic or None
+
+
+async def subscribe(update: Update, context: Context) -> None:
+    """/subscribe: all topics; /subscribe TOPIC: that topic (instead of "all")."""
+    topic = _topic_argument(context)
+    async with context.bot_data.unit_of_work() as session:
+        chat_id, language = await _enter(session, update, context)
+        if topic is not None and len(topic) > TOPIC_MAX_CHARS:
+            reply = text(language, "topic_too_long", limit=TOPIC_MAX_CHARS)
+        elif topic is None:
+            added = await store.subscribe(session=session, chat_id=chat_id, topic=None)
+            reply = text(language, "subscribed_all" if added else "already_subscribed")
+        else:
+            # Naming a topic narrows the subscription: "all" would drown it out.
+            await store.unsubscribe(session=session, chat_id=chat_id, topic=ALL_TOPICS)
+            added = await store.subscribe(session=session, chat_id=chat_id, topic=topic)
+            reply = (
+                text(language, "subscribed_topic", topic=html.escape(topic, quote=False))
+                if added
+                else text(language, "already_subscribed")
+            )
+    await context.bot.send_message(chat_id, reply)
+
+
+async def unsubscribe(update: Update, context: Context) -> None:
+    """/unsubscribe: everything; /unsubscribe TOPIC: that topic only."""
+    topic = _topic_argument(context)
+    async with context.bot_data.unit_of_work() as session:
+        chat_id, language = await _enter(session, update, context)
+        removed = await store.unsubscribe(session=session, chat_id=chat_id, topic=topic)
+    if topic is None:
+        reply = text(language, "unsubscribed_all")
+    else:
+        key = "unsubscribed_topic" if removed else "not_subscribed"
+        reply = text(language, key, topic=html.escape(topic, quote=False))
+    await context.bot.send_message(chat_id, reply)
+
+
+async def topics(update: Update, context: Context) -> None:
+    """Buttons to toggle each known topic."""
+    async with context.bot_data.unit_of_work() as session:
+        chat_id, language = await _enter(session, update, context)
+        message = await _topics_message(session, chat_id, language)
+    await _send(context, chat_id, message)
+
+
+async def _topics_message(session: AsyncSession, chat_id: int, language: str) -> Message:
+    subscribed = await store.subscriptions(session=session, chat_id=chat_id)
+    known = await store.known_topics(session=session)
+    listed = sorted(set(known) | (set(subscribed) - {ALL_TOPICS}))
+    return topics_keyboard(listed, subscribed, language)
+
+
+async def latest(update: Update, context: Context) -> None:
+    """The newest stories of the reader's topics."""
+    async with context.bot_data.unit_of_work() as session:
+        chat_id, language = await _enter(session, update, context)
+        message = await _latest_message(session, chat_id, language)
+    await _send(context, chat_id, message)
+
+
+async def _latest_message(session: AsyncSession, chat_id: int, language: str) -> Message:
+    articles = await store.latest_for_chat(session=session, chat_id=chat_id, limit=LATEST_COUNT)
+    return latest_list(articles, language)
+
+
+async def summary(update: Update, context: Context) -> None:
+    """/summary ID: that story's card; /summary: the story being read, else the newest one."""
+    argument = (context.args or [""])[0]
+    async with context.bot_data.unit_of_work() as session:
+        chat_id, language = await _enter(session, update, context)
+        if argument and not argument.isdigit():
+            reply: Message = (text(language, "summary_usage"), None)
+        else:
+            if argument:
+                article_id: int | None = int(argument)
+            else:
+                reading = await store.current_reading(session=session, chat_id=chat_id)
+                newest = await store.latest_for_chat(session=session, chat_id=chat_id, limit=1)
+                article_id = reading.article_id if reading else (newest[0].id if newest else None)
+            article = (
+                await store.get_article(session=session, article_id=article_id)
+                if article_id
+                else None
+            )
+            reply = (
+                story_card(article, language)
+                if article
+                else (text(language, "story_gone" if argument else "latest_none"), None)
+            )
+    await _send(context, chat_id, reply)
+
+
+async def more(update: Update, context: Context) -> None:
+    """The next section of the story being read."""
+    async with context.bot_data.unit_of_work() as session:
+        chat_id, language = await _enter(session, update, context)
+        reading = await store.current_reading(session=session, chat_id=chat_id)
+        if reading is None:
+            reply: Message = (text(language, "nothing_to_continue"), None)
+        else:
+            reply = await _read(
+                session, chat_id, language, reading.article_id, reading.section_index + 1
+            )
+    await _send(context, chat_id, reply)
+
+
+async def _read(
+    session: AsyncSession, chat_id: int, language: str, article_id: int, index: int
+) -> Message:
+    """Section `index` of an article as a message, recording how far the chat has read."""
+    article = await store.get_article(session=session, article_id=article_id)
+    if article is None:
+        return text(language, "story_gone"), None
+    section = await store.get_section(session=session, article_id=article_id, index=index)
+    if section is None:
+        return text(language, "section_gone"), None
+    await store.record_reading(
+        session=session, chat_id=chat_id, article_id=article_id, section_index=index
+    )
+    return section_message(section, article.section_count, language)
+
+
+@dataclass
+class _Outcome:
+    """What a button press leads to, decided inside the unit of work, done after it."""
+
+    notice: str | None = None  # the short answer shown over the chat
+    reply: Message | None = None  # a new message
+    edit: Message | None = None  # replaces the pressed message (its text, when one is given)
+    menu_language: str | None = None  # show the command menu in this language
+
+
+async def button(update: Update, context: Context) -> None:
+    """Every inline button press; forged or stale data gets a short answer, nothing else."""
+    query = update.callback_query
+    if query is None:
+        return
+    action = parse_callback(query.data)
+    async with context.bot_data.unit_of_work() as session:
+        chat_id, language = await _enter(session, update, context)
+        outcome = await _press(session, chat_id, language, action)
+    await query.answer(outcome.notice)
+    if outcome.edit is not None and query.message is not None:
+        await _edit(context, chat_id, query.message.message_id, outcome.edit)
+    if outcome.menu_language is not None:
+        await context.bot.set_my_commands(
+            menu_commands(outcome.menu_language), scope=BotCommandScopeChat(chat_id)
+        )
+    if outcome.reply is not None:
+        await _send(context, chat_id, outcome.reply)
+
+
+async def _press(
+    session: AsyncSession, chat_id: int, language: str, action: Callback | None
+) -> _Outcome:
+    match action:
+        case ReadSection(article_id, index):
+            body, keyboard = await _read(session, chat_id, language, article_id, index)
+            if keyboard is None:  # the story or section is gone: say so briefly
+                return _Outcome(notice=body)
+            # A pressed "Next" has done its job; leaving it invites double sends.
+            return _Outcome(reply=(body, keyboard), edit=("", None) if index > 1 else None)
+        case OpenStory(article_id):
+            article = await store.get_article(session=session, article_id=article_id)
+            if article is None:
+                return _Outcome(notice=text(language, "story_gone"))
+            return _Outcome(reply=story_card(article, language))
+        case ShowLatest():
+            return _Outcome(reply=await _latest_message(session, chat_id, language))
+        case ToggleTopic(key):
+            notice = await _toggle_topic(session, chat_id, language, key)
+            if notice is None:
+                return _Outcome(notice=text(language, "bad_button"))
+            _, keyboard = await _topics_message(session, chat_id, language)
+            return _Outcome(notice=notice, edit=("", keyboard))
+        case SetLanguage(chosen):
+            await store.set_chat_language(session=session, chat_id=chat_id, language=chosen)
+            return _Outcome(edit=(text(chosen, "language_set"), None), menu_language=chosen)
+        case None:
+            return _Outcome(notice=text(language, "bad_button"))
+
+
+async def _toggle_topic(
+    session: AsyncSession, chat_id: int, language: str, key: str
+) -> str | None:
+    """Flip one subscription; None when the key names no topic we know."""
+    subscribed = await store.subscriptions(session=session, chat_id=chat_id)
+    if key == ALL_TOPICS:
+        topic = ALL_TOPICS
+    else:
+        candidates = set(await store.known_topics(session=session)) | set(subscribed)
+        found = [t for t in candidates if topic_key(t) == key]
+        if not found:
+            return None
+        topic = found[0]
+    shown = text(language, "all_topics") if topic == ALL_TOPICS else topic
+    if topic in subscribed:
+        await store.unsubscribe(session=session, chat_id=chat_id, topic=topic)
+        return text(language, "unsubscribed_topic", topic=shown)
+    if topic != ALL_TOPICS:
+        await store.unsubscribe(session=session, chat_id=chat_id, topic=ALL_TOPICS)
+    await store.subscribe(session=session, chat_id=chat_id, topic=topic)
+    return text(language, "subscribed_topic", topic=shown)
+
+
+async def _edit(context: Context, chat_id: int, message_id: int, message: Message) -> None:
+    """Replace a message's text (when given) or just its keyboard."""
+    body, keyboard = message
+    try:
+        if body:
+            await context.bot.edit_message_text(body, chat_id, message_id, reply_markup=keyboard)
+        else:
+            await context.bot.edit_message_reply_markup(chat_id, message_id, reply_markup=keyboard)
+    except BadRequest as error:
+        # Two quick presses both edit; the second finds nothing to change. Anything else is real.
+        if "not modified" not in error.message:
+            raise
+
+
+async def language(update: Update, context: Context) -> None:
+    """Buttons to choose Arabic or English."""
+    async with context.bot_data.unit_of_work() as session:
+        chat_id, current = await _enter(session, update, context)
+    await _send(context, chat_id, language_keyboard(current))
+
+
+def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Reader commands, buttons, and the catch-all for anything else."""
+    for name, callback in (
+        ("start", start),
+        ("help", help_command),
+        ("subscribe", subscribe),
+        ("unsubscribe", unsubscribe),
+        ("topics", topics),
+        ("latest", latest),
+        ("summary", summary),
+        ("more", more),
+        ("language", language),
+    ):
+        app.add_handler(CommandHandler(name, callback))
+    app.add_handler(CallbackQueryHandler(button))
+
+
+def register_fallback(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Unknown commands and free text; must be registered after every other command."""
+    app.add_handler(MessageHandler(filters.COMMAND | filters.TEXT, unknown))

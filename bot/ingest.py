@@ -1,0 +1,55 @@
+"""From parsed sources to stored articles: split, summarise, store (one unit of work)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.messages import SECTION_CAP
+from content.article import Article, Section
+from content.assemble import normalize_topic
+from content.sources import ParsedSource
+from content.split import split_article
+from content.summary import summarize
+from db import store
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """One ingested article: its id, how many sections, and whether it was new."""
+
+    article_id: int
+    sections: int
+    title: str
+    created: bool
+
+
+def render(article: Article, *, target: int) -> tuple[list[Section], str]:
+    """The sections as they will be sent, and the summary."""
+    return split_article(article, target=target, cap=SECTION_CAP), summarize(article)
+
+
+async def store_sources(
+    *,
+    session: AsyncSession,
+    sources: Sequence[ParsedSource],
+    topics: Sequence[str] = (),
+    target: int,
+) -> list[Stored]:
+    """Store every article of the sources, adding `topics` to each; duplicates are not stored."""
+    extra = tuple(t for t in (normalize_topic(topic) for topic in topics) if t)
+    stored: list[Stored] = []
+    for source in sources:
+        for parsed in source.articles:
+            article = dataclasses.replace(
+                parsed, topics=tuple(dict.fromkeys((*parsed.topics, *extra)))
+            )
+            sections, summary = render(article, target=target)
+            row, created = await store.add_article(
+                session=session, article=article, sections=sections, summary=summary
+            )
+            stored.append(Stored(row.id, row.section_count, row.title, created))
+    return stored
