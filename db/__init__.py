@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy models, engine and sessions, store functions and Alembic migrations."""

@@ -1,0 +1,466 @@
+"""Store functions: every read and write of the bot's data. None of them commits.
+
+Each takes the session as a keyword argument; the caller's unit of work (`db.session.unit_of_work`)
+decides when to commit. Inserts that may race with another process use the database's own
+`INSERT … ON CONFLICT`, so two concurrent calls never create duplicates or fail on a unique key.
+Functions that write about a chat (subscribe, record_reading) need its row: call ensure_chat first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    SQLColumnExpression,
+    and_,
+    delete,
+    exists,
+    func,
+    literal,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from content.article import Article, Section
+from content.assemble import normalize_topic
+from content.fingerprint import content_hash
+from db.models import (
+    ALL_TOPICS,
+    CHAT_KINDS,
+    ArticleRow,
+    ArticleTopicRow,
+    Base,
+    ChatRow,
+    ReadingRow,
+    SectionRow,
+    SubscriptionRow,
+)
+
+# How often add_article retries when its insert conflicts with a row that is gone by the time it
+# looks (a concurrent delete); more than one retry means something is badly wrong.
+_INSERT_ATTEMPTS = 3
+
+
+def _utcnow() -> datetime:
+    """Return the current time in UTC (Python-side, so both databases store the same value)."""
+    return datetime.now(UTC)
+
+
+def _insert(session: AsyncSession, entity: type[Base]) -> postgresql.Insert | sqlite.Insert:
+    """Return the dialect's INSERT construct, which has on_conflict_do_nothing/do_update."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(entity)
+    if dialect == "sqlite":
+        return sqlite.insert(entity)
+    raise NotImplementedError(f"unsupported database dialect: {dialect}")
+
+
+def _earliest(
+    session: AsyncSession,
+    first: SQLColumnExpression[datetime],
+    second: SQLColumnExpression[datetime],
+) -> ColumnElement[datetime]:
+    """Return SQL for the earlier of two timestamps (least() is min() in SQLite)."""
+    if session.get_bind().dialect.name == "sqlite":
+        return func.min(first, second)
+    return func.least(first, second)
+
+
+# Articles
+
+
+async def _find_article(
+    *, session: AsyncSession, url: str | None, fingerprint: str
+) -> ArticleRow | None:
+    """Return the stored article with this url or, failing that, this content hash."""
+    if url is not None:
+        row = await session.scalar(select(ArticleRow).where(ArticleRow.url == url))
+        if row is not None:
+            return row
+    return await session.scalar(select(ArticleRow).where(ArticleRow.content_hash == fingerprint))
+
+
+async def add_article(
+    *,
+    session: AsyncSession,
+    article: Article,
+    sections: Sequence[Section],
+    summary: str,
+) -> tuple[ArticleRow, bool]:
+    """Store an article with its topics and sections; return (row, created), deduplicated."""
+    if article.published is not None and article.published.utcoffset() is None:
+        raise ValueError("article.published must be timezone-aware")
+    if [section.index for section in sections] != list(range(1, len(sections) + 1)):
+        raise ValueError("sections must be numbered 1, 2, … in order")
+    url = article.url or None
+    fingerprint = content_hash(article)
+
+    # Most ingests are feeds re-announcing what we already have: answer those with a read, so
+    # they never take SQLite's single write lock.
+    existing = await _find_article(session=session, url=url, fingerprint=fingerprint)
+    if existing is not None:
+        return existing, False
+
+    now = _utcnow()
+    values = {
+        "title": article.title,
+        "byline": article.byline,
+        "lead": article.lead,
+        "summary": summary,
+        "language": article.language,
+        "url": url,
+        "guid": article.guid,
+        "content_hash": fingerprint,
+        "published_at": article.published,
+        "created_at": now,
+        "sort_at": article.published or now,
+        "related": list(article.related),
+        "section_count": len(sections),
+    }
+    for _attempt in range(_INSERT_ATTEMPTS):
+        # No conflict target: a clash on the url and a clash on the content hash both mean
+        # "already stored". On PostgreSQL the insert waits for a concurrent transaction holding
+        # the same key and then does nothing; the select below then sees the committed row.
+        stmt = _insert(session, ArticleRow).values(values).on_conflict_do_nothing()
+        article_id = await session.scalar(stmt.returning(ArticleRow.id))
+        if article_id is not None:
+            break
+        existing = await _find_article(session=session, url=url, fingerprint=fingerprint)
+        if existing is not None:
+            return existing, False
+    else:
+        raise RuntimeError(f"could not store or find article {url or fingerprint}")
+
+    topics = dict.fromkeys(normalize_topic(topic) for topic in article.topics)
+    session.add_all(
+        ArticleTopicRow(article_id=article_id, topic=topic) for topic in topics if topic
+    )
+    session.add_all(
+        SectionRow(
+            article_id=article_id,
+            index=section.index,
+            heading=section.heading,
+            html=section.html,
+            text=section.text,
+        )
+        for section in sections
+    )
+    await session.flush()
+    row = await session.scalar(
+        select(ArticleRow)
+        .where(ArticleRow.id == article_id)
+        .options(selectinload(ArticleRow.sections))
+        .execution_options(populate_existing=True)
+    )
+    if row is None:  # pragma: no cover - inserted in this very transaction
+        raise RuntimeError(f"article {article_id} vanished after insert")
+    return row, True
+
+
+async def get_article(*, session: AsyncSession, article_id: int) -> ArticleRow | None:
+    """Return the article with this id (topics loaded), or None."""
+    return await session.get(ArticleRow, article_id)
+
+
+async def find_article(
+    *, session: AsyncSession, url: str | None = None, guid: str | None = None
+) -> ArticleRow | None:
+    """Return a stored article with this url or feed guid, so feeds can skip known items."""
+    if url:
+        row = await session.scalar(select(ArticleRow).where(ArticleRow.url == url))
+        if row is not None:
+            return row
+    if guid:
+        # guid is indexed but not unique: feeds reuse guids across sites.
+        return await session.scalar(
+            select(ArticleRow).where(ArticleRow.guid == guid).order_by(ArticleRow.id).limit(1)
+        )
+    return None
+
+
+async def get_section(*, session: AsyncSession, article_id: int, index: int) -> SectionRow | None:
+    """Return section number index (1-based) of an article, or None."""
+    return await session.get(SectionRow, (article_id, index))
+
+
+async def list_articles(
+    *, session: AsyncSession, limit: int = 20, topics: Collection[str] | None = None
+) -> list[ArticleRow]:
+    """Return the newest articles, optionally only those with one of the topics."""
+    stmt = select(ArticleRow).order_by(ArticleRow.sort_at.desc(), ArticleRow.id.desc())
+    if topics is not None:
+        wanted = {normalize_topic(topic) for topic in topics} - {""}
+        if not wanted:
+            return []
+        if ALL_TOPICS not in wanted:
+            stmt = stmt.where(
+                exists().where(
+                    ArticleTopicRow.article_id == ArticleRow.id,
+                    ArticleTopicRow.topic.in_(sorted(wanted)),
+                )
+            )
+    return list(await session.scalars(stmt.limit(limit)))
+
+
+async def latest_for_chat(
+    *, session: AsyncSession, chat_id: int, limit: int = 5
+) -> list[ArticleRow]:
+    """Return the newest articles matching the chat's subscriptions (all when it has none)."""
+    topics = await subscriptions(session=session, chat_id=chat_id)
+    return await list_articles(session=session, limit=limit, topics=topics or None)
+
+
+async def known_topics(*, session: AsyncSession) -> list[str]:
+    """Return the distinct topics of stored articles, sorted."""
+    rows = await session.scalars(select(ArticleTopicRow.topic).distinct())
+    # Sorted here, not in SQL: PostgreSQL collations and SQLite's byte order disagree on Arabic.
+    return sorted(rows)
+
+
+async def delete_article(*, session: AsyncSession, article_id: int) -> bool:
+    """Delete an article with its topics, sections and readings; return whether it existed."""
+    deleted = await session.scalar(
+        delete(ArticleRow).where(ArticleRow.id == article_id).returning(ArticleRow.id)
+    )
+    return deleted is not None
+
+
+# Chats
+
+
+async def ensure_chat(
+    *, session: AsyncSession, chat_id: int, kind: str, telegram_language: str | None
+) -> ChatRow:
+    """Insert the chat or update its kind and client language; return the row."""
+    if kind not in CHAT_KINDS:
+        raise ValueError(f"unknown chat kind {kind!r}; expected one of {CHAT_KINDS}")
+    stmt = _insert(session, ChatRow).values(
+        chat_id=chat_id,
+        kind=kind,
+        language=None,
+        telegram_language=telegram_language,
+        active=True,
+        blocked_at=None,
+        joined_at=_utcnow(),
+        current_article_id=None,
+    )
+    # Updates carry no user (channel posts) and then no language: keep the one we knew.
+    # `active` is left alone on purpose; a handler decides when a chat is reachable again.
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[ChatRow.chat_id],
+        set_={
+            "kind": stmt.excluded.kind,
+            "telegram_language": func.coalesce(
+                stmt.excluded.telegram_language, ChatRow.telegram_language
+            ),
+        },
+    )
+    rows = await session.scalars(
+        stmt.returning(ChatRow), execution_options={"populate_existing": True}
+    )
+    return rows.one()
+
+
+async def get_chat(*, session: AsyncSession, chat_id: int) -> ChatRow | None:
+    """Return the chat, or None when the bot has never seen it."""
+    return await session.get(ChatRow, chat_id)
+
+
+async def set_chat_language(*, session: AsyncSession, chat_id: int, language: str | None) -> bool:
+    """Set the language the chat chose (None: follow the client); return whether it exists."""
+    updated = await session.scalar(
+        update(ChatRow)
+        .where(ChatRow.chat_id == chat_id)
+        .values(language=language)
+        .returning(ChatRow.chat_id)
+    )
+    return updated is not None
+
+
+async def mark_chat_blocked(*, session: AsyncSession, chat_id: int) -> bool:
+    """Mark the chat unreachable (the bot was blocked or removed); return whether it exists."""
+    updated = await session.scalar(
+        update(ChatRow)
+        .where(ChatRow.chat_id == chat_id)
+        # Keep the first time it was blocked: retried sends must not move it.
+        .values(active=False, blocked_at=func.coalesce(ChatRow.blocked_at, _utcnow()))
+        .returning(ChatRow.chat_id)
+    )
+    return updated is not None
+
+
+async def mark_chat_active(*, session: AsyncSession, chat_id: int) -> bool:
+    """Mark the chat reachable again; return whether it exists."""
+    updated = await session.scalar(
+        update(ChatRow)
+        .where(ChatRow.chat_id == chat_id)
+        .values(active=True, blocked_at=None)
+        .returning(ChatRow.chat_id)
+    )
+    return updated is not None
+
+
+async def migrate_chat(*, session: AsyncSession, old_chat_id: int, new_chat_id: int) -> bool:
+    """Move a chat with its subscriptions and readings to a new id; return whether it existed."""
+    old = await session.get(ChatRow, old_chat_id, populate_existing=True)
+    if old is None:
+        return False
+    if old_chat_id == new_chat_id:
+        return True
+    # Copy, then delete the old row, rather than updating primary keys: the new chat may
+    # already exist (an update from the new supergroup can arrive before the migration
+    # message), and then both rows have to be merged.
+    stmt = _insert(session, ChatRow).values(
+        chat_id=new_chat_id,
+        # Telegram migrates only groups, and always to a supergroup.
+        kind="supergroup",
+        language=old.language,
+        telegram_language=old.telegram_language,
+        active=old.active,
+        blocked_at=old.blocked_at,
+        joined_at=old.joined_at,
+        current_article_id=old.current_article_id,
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[ChatRow.chat_id],
+        set_={
+            column: func.coalesce(getattr(ChatRow, column), getattr(stmt.excluded, column))
+            for column in ("language", "telegram_language", "current_article_id")
+        }
+        # The old row knows when the bot really joined; a new row may be minutes old.
+        | {"joined_at": _earliest(session, ChatRow.joined_at, stmt.excluded.joined_at)},
+    )
+    await session.execute(stmt)
+
+    subscriptions_stmt = _insert(session, SubscriptionRow).from_select(
+        ["chat_id", "topic"],
+        select(literal(new_chat_id, BigInteger), SubscriptionRow.topic).where(
+            SubscriptionRow.chat_id == old_chat_id
+        ),
+    )
+    await session.execute(subscriptions_stmt.on_conflict_do_nothing())
+
+    readings_stmt = _insert(session, ReadingRow).from_select(
+        ["chat_id", "article_id", "section_index", "opened_at", "updated_at"],
+        select(
+            literal(new_chat_id, BigInteger),
+            ReadingRow.article_id,
+            ReadingRow.section_index,
+            ReadingRow.opened_at,
+            ReadingRow.updated_at,
+        ).where(ReadingRow.chat_id == old_chat_id),
+    )
+    await session.execute(readings_stmt.on_conflict_do_nothing())
+
+    # The old chat's subscriptions and readings go with it (ON DELETE CASCADE).
+    await session.execute(delete(ChatRow).where(ChatRow.chat_id == old_chat_id))
+    return True
+
+
+# Subscriptions
+
+
+def _subscription_topic(topic: str | None) -> str:
+    """Return the stored form of a subscription topic; None means every topic."""
+    if topic is None:
+        return ALL_TOPICS
+    normalized = normalize_topic(topic)
+    if not normalized:
+        raise ValueError("empty topic")
+    return normalized
+
+
+async def subscribe(*, session: AsyncSession, chat_id: int, topic: str | None) -> bool:
+    """Subscribe the chat to a topic (None: all); return False when already subscribed."""
+    stmt = (
+        _insert(session, SubscriptionRow)
+        .values(chat_id=chat_id, topic=_subscription_topic(topic))
+        .on_conflict_do_nothing()
+        .returning(SubscriptionRow.topic)
+    )
+    return await session.scalar(stmt) is not None
+
+
+async def unsubscribe(*, session: AsyncSession, chat_id: int, topic: str | None) -> bool:
+    """Remove one subscription (None: all of them); return whether anything was removed."""
+    stmt = delete(SubscriptionRow).where(SubscriptionRow.chat_id == chat_id)
+    if topic is not None:
+        stmt = stmt.where(SubscriptionRow.topic == _subscription_topic(topic))
+    removed = await session.scalars(stmt.returning(SubscriptionRow.topic))
+    return len(removed.all()) > 0
+
+
+async def subscriptions(*, session: AsyncSession, chat_id: int) -> list[str]:
+    """Return the chat's subscribed topics, sorted ("*" means all)."""
+    rows = await session.scalars(
+        select(SubscriptionRow.topic).where(SubscriptionRow.chat_id == chat_id)
+    )
+    return sorted(rows)
+
+
+async def count_subscribers(*, session: AsyncSession, topic: str | None = None) -> int:
+    """Count active chats that would receive an article with this topic (None: "*" only)."""
+    wanted = {ALL_TOPICS} if topic is None else {ALL_TOPICS, _subscription_topic(topic)}
+    stmt = (
+        select(func.count(SubscriptionRow.chat_id.distinct()))
+        .join(ChatRow, ChatRow.chat_id == SubscriptionRow.chat_id)
+        .where(ChatRow.active.is_(True), SubscriptionRow.topic.in_(sorted(wanted)))
+    )
+    return (await session.execute(stmt)).scalar_one()
+
+
+# Readings
+
+
+async def record_reading(
+    *, session: AsyncSession, chat_id: int, article_id: int, section_index: int
+) -> ReadingRow:
+    """Record the last section sent to a chat and make the article its current one."""
+    now = _utcnow()
+    stmt = _insert(session, ReadingRow).values(
+        chat_id=chat_id,
+        article_id=article_id,
+        section_index=section_index,
+        opened_at=now,
+        updated_at=now,
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[ReadingRow.chat_id, ReadingRow.article_id],
+        set_={
+            "section_index": stmt.excluded.section_index,
+            "updated_at": stmt.excluded.updated_at,
+        },
+    )
+    rows = await session.scalars(
+        stmt.returning(ReadingRow), execution_options={"populate_existing": True}
+    )
+    reading = rows.one()
+    await session.execute(
+        update(ChatRow).where(ChatRow.chat_id == chat_id).values(current_article_id=article_id)
+    )
+    return reading
+
+
+async def current_reading(*, session: AsyncSession, chat_id: int) -> ReadingRow | None:
+    """Return the chat's reading of its current article, or None."""
+    stmt = select(ReadingRow).join(
+        ChatRow,
+        and_(
+            ChatRow.chat_id == ReadingRow.chat_id,
+            ChatRow.current_article_id == ReadingRow.article_id,
+        ),
+    )
+    return await session.scalar(stmt.where(ChatRow.chat_id == chat_id))
+
+
+async def count_readers(*, session: AsyncSession, article_id: int) -> int:
+    """Count the chats that opened an article beyond its summary."""
+    stmt = select(func.count()).select_from(ReadingRow).where(ReadingRow.article_id == article_id)
+    return (await session.execute(stmt)).scalar_one()
