@@ -1,10 +1,12 @@
-"""Shared fixtures: the published Arabic corpus article when the shared folder is present."""
+"""Shared fixtures: the corpus article, databases, the fake Bot API and a running bot."""
 
 from __future__ import annotations
 
 import pytest
 
 from tests.texts import CORPUS
+
+pytest_plugins = ["tests.integration.db_fixtures", "tests.integration.bot_fixtures"]
 
 
 @pytest.fixture
