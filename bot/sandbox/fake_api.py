@@ -1,0 +1,1056 @@
+"""A fake Telegram Bot API server that a real python-telegram-bot Application can poll.
+
+Start it, point ``ApplicationBuilder().base_url(f"{server.url}/bot")`` at it, then drive the bot
+as a user would (``send_user_message``, ``press_button``) and inspect what the bot sent
+(``messages``, ``requests``, ``callback_answers``, ``timeline``). It enforces the limits and
+formatting rules Telegram enforces and can be told to misbehave the way Telegram does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import re
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+from functools import partial
+from http import HTTPStatus
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+from aiohttp import web
+
+from bot.sandbox.state import (
+    BotMessage,
+    CallbackAnswer,
+    CallbackQuery,
+    Chat,
+    ChatEvent,
+    FloodControl,
+    JsonDict,
+    RecordedRequest,
+    UpdateQueue,
+    Webhook,
+)
+from bot.sandbox.telegram_html import (
+    Entity,
+    EntityParseError,
+    FormattedText,
+    normalize,
+    parse_html,
+    utf16_len,
+)
+
+__all__ = ["DEFAULT_TOKEN", "ApiError", "BotMessage", "FakeBotApi", "FloodControl"]
+
+T = TypeVar("T")
+
+DEFAULT_TOKEN = "123456789:AAFakeTokenForTheNewsbotSandbox000000"
+MAX_TEXT_LENGTH = 4096
+MAX_CALLBACK_DATA_BYTES = 64
+MAX_CALLBACK_ANSWER_LENGTH = 200
+MAX_COMMANDS = 100
+
+NOT_MODIFIED = (
+    "message is not modified: specified new message content and reply markup are exactly the "
+    "same as a current content and reply markup of the message"
+)
+QUERY_INVALID = "query is too old and response timeout expired or query ID is invalid"
+
+# The button fields of which exactly one must be present.
+_BUTTON_ACTIONS = (
+    "url",
+    "callback_data",
+    "web_app",
+    "login_url",
+    "switch_inline_query",
+    "switch_inline_query_current_chat",
+    "switch_inline_query_chosen_chat",
+    "copy_text",
+    "callback_game",
+    "pay",
+)
+_COMMAND_SCOPES = frozenset(
+    {"default", "all_private_chats", "all_group_chats", "all_chat_administrators"}
+    | {"chat", "chat_administrators", "chat_member"}
+)
+_COMMAND_NAME = re.compile(r"[a-z0-9_]{1,32}")
+_BOT_COMMAND = re.compile(r"/[A-Za-z0-9_]{1,64}(?:@[A-Za-z0-9_]{1,32})?")
+_SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
+_LANGUAGE_CODE = re.compile(r"(?:[a-z]{2})?")
+
+
+class ApiError(Exception):
+    """An error answer: HTTP status, Telegram's description and optional parameters."""
+
+    def __init__(self, status: int, description: str, parameters: JsonDict | None = None) -> None:
+        super().__init__(description)
+        self.status = status
+        self.description = description
+        self.parameters = parameters
+
+    def body(self) -> JsonDict:
+        """The JSON Telegram answers with."""
+        data: JsonDict = {"ok": False, "error_code": self.status, "description": self.description}
+        if self.parameters:
+            data["parameters"] = self.parameters
+        return data
+
+
+def bad_request(reason: str, parameters: JsonDict | None = None) -> ApiError:
+    """A 400 answer, worded like Telegram's."""
+    return ApiError(400, f"Bad Request: {reason}", parameters)
+
+
+def too_many_requests(retry_after: int) -> ApiError:
+    """A 429 answer with the retry_after parameter PTB turns into RetryAfter."""
+    return ApiError(
+        429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after}
+    )
+
+
+# --- decoding parameters --------------------------------------------------------------------
+#
+# Form-encoded requests (python-telegram-bot's default) carry every value as a string: strings
+# as they are, everything else JSON-encoded. Only the parameter's name says how to read it back
+# ("123" is an integer for chat_id but text for text), so the server keeps a table of types.
+
+
+def _as_int(value: Any) -> int:
+    if isinstance(value, bool):
+        raise TypeError(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        return int(value.strip())
+    raise TypeError(value)
+
+
+def _as_number(value: Any) -> float:
+    if isinstance(value, bool):
+        raise TypeError(value)
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        return float(value.strip())
+    raise TypeError(value)
+
+
+def _as_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1"):
+        return True
+    if text in ("false", "0", ""):
+        return False
+    raise ValueError(value)
+
+
+def _as_str(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    raise TypeError(value)
+
+
+def _as_json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _as_chat_id(value: Any) -> int | str:
+    if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return _as_str(value)
+
+
+_READERS: dict[str, Callable[[Any], Any]] = {
+    "int": _as_int,
+    "number": _as_number,
+    "bool": _as_bool,
+    "str": _as_str,
+    "json": _as_json,
+    "chat_id": _as_chat_id,
+}
+_PARAM_TYPES = {
+    "chat_id": "chat_id",
+    "from_chat_id": "chat_id",
+    "message_id": "int",
+    "offset": "int",
+    "limit": "int",
+    "timeout": "number",
+    "cache_time": "int",
+    "max_connections": "int",
+    "message_thread_id": "int",
+    "reply_to_message_id": "int",
+    "text": "str",
+    "parse_mode": "str",
+    "callback_query_id": "str",
+    "inline_message_id": "str",
+    "url": "str",
+    "secret_token": "str",
+    "language_code": "str",
+    "show_alert": "bool",
+    "disable_notification": "bool",
+    "protect_content": "bool",
+    "drop_pending_updates": "bool",
+    "disable_web_page_preview": "bool",
+    "allow_sending_without_reply": "bool",
+    "allow_paid_broadcast": "bool",
+    "reply_markup": "json",
+    "entities": "json",
+    "allowed_updates": "json",
+    "commands": "json",
+    "scope": "json",
+    "link_preview_options": "json",
+    "reply_parameters": "json",
+}
+_TYPE_ERRORS = {
+    "reply_markup": "can't parse reply keyboard markup JSON object",
+    "entities": "can't parse entities JSON object",
+}
+
+
+def decode_param(name: str, value: Any) -> Any:
+    """Read one parameter, whether it came as a form string or as JSON."""
+    kind = _PARAM_TYPES.get(name)
+    if kind is None:
+        return value
+    try:
+        return _READERS[kind](value)
+    except (ValueError, TypeError):
+        raise bad_request(
+            _TYPE_ERRORS.get(name, f'field "{name}" must be of type {kind}')
+        ) from None
+
+
+async def read_params(request: web.Request) -> JsonDict:
+    """Query string plus JSON, urlencoded or multipart body, decoded to Python values."""
+    raw: dict[str, Any] = dict(request.query)
+    if request.content_type == "application/json":
+        try:
+            body = await request.json()
+        except ValueError:
+            raise bad_request("can't parse JSON request body") from None
+        if not isinstance(body, dict):
+            raise bad_request("JSON request body must be an object")
+        raw.update(body)
+    elif request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        form = await request.post()
+        for key, value in form.items():
+            if isinstance(value, web.FileField):
+                raw[key] = f"<file {value.filename}>"
+            else:
+                raw[key] = value if isinstance(value, str) else value.decode()
+    return {key: decode_param(key, value) for key, value in raw.items()}
+
+
+# --- validating content ---------------------------------------------------------------------
+
+
+def formatted_text(params: Mapping[str, Any], *, strict_html: bool = True) -> FormattedText:
+    """The visible text and entities of a text message, or the 400 Telegram would answer."""
+    raw = params.get("text")
+    if raw is None:
+        raise bad_request("message text is empty")
+    try:
+        raw.encode("utf-8")
+    except UnicodeEncodeError:
+        raise bad_request("strings must be encoded in UTF-8") from None
+    parse_mode = params.get("parse_mode") or None
+    if parse_mode is not None:
+        if parse_mode.lower() == "html":
+            try:
+                result = parse_html(raw, strict=strict_html)
+            except EntityParseError as error:
+                raise bad_request(f"can't parse entities: {error}") from None
+        elif parse_mode.lower() in ("markdown", "markdownv2"):
+            raise bad_request(f"parse_mode {parse_mode} is not implemented by the fake Bot API")
+        else:
+            raise bad_request(f"unsupported parse_mode {parse_mode!r}")
+    else:
+        result = normalize(raw, _explicit_entities(params.get("entities")))
+    if not result.text:
+        raise bad_request("message text is empty")
+    if utf16_len(result.text) > MAX_TEXT_LENGTH:
+        raise bad_request("message is too long")
+    return result
+
+
+def _explicit_entities(value: Any) -> list[Entity]:
+    if value is None:
+        return []
+    try:
+        if not isinstance(value, list):
+            raise TypeError(value)
+        return [Entity.from_dict(item) for item in value]
+    except (TypeError, ValueError, AttributeError):
+        raise bad_request("can't parse entities JSON object") from None
+
+
+def is_button_url(url: Any) -> bool:
+    """Telegram accepts http(s) links with a host and tg:// links on buttons."""
+    if not isinstance(url, str) or any(c.isspace() for c in url):
+        return False
+    match = re.fullmatch(r"(?i)(https?)://([^/?#]+)(.*)|tg://(.+)", url)
+    return match is not None
+
+
+def check_reply_markup(markup: Any, *, inline_only: bool = False) -> JsonDict | None:
+    """The markup to store, or the 400 Telegram would answer for it."""
+    if markup is None:
+        return None
+    if not isinstance(markup, dict):
+        raise bad_request("can't parse reply keyboard markup JSON object")
+    if "inline_keyboard" not in markup:
+        if inline_only:
+            raise bad_request("inline keyboard expected")
+        if not {"keyboard", "remove_keyboard", "force_reply"} & markup.keys():
+            raise bad_request("can't parse reply keyboard markup JSON object")
+        return markup
+    rows = markup["inline_keyboard"]
+    if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
+        raise bad_request('field "inline_keyboard" must be an Array of Arrays')
+    for row in rows:
+        for button in row:
+            _check_inline_button(button)
+    return markup
+
+
+def _check_inline_button(button: Any) -> None:
+    problem = "can't parse inline keyboard button: "
+    if not isinstance(button, dict):
+        raise bad_request(problem + "InlineKeyboardButton must be an Object")
+    if not isinstance(button.get("text"), str):
+        raise bad_request(problem + 'Field "text" must be of type String')
+    if not button["text"]:
+        raise bad_request("BUTTON_TEXT_INVALID")
+    actions = [name for name in _BUTTON_ACTIONS if name in button]
+    if not actions:
+        raise bad_request(problem + "Text buttons are unallowed in the inline keyboard")
+    if len(actions) > 1:
+        raise bad_request(problem + f"only one of the fields {actions} may be used")
+    if "callback_data" in button:
+        data = button["callback_data"]
+        if not isinstance(data, str) or not 1 <= len(data.encode()) <= MAX_CALLBACK_DATA_BYTES:
+            raise bad_request("BUTTON_DATA_INVALID")
+    if "url" in button and not is_button_url(button["url"]):
+        raise bad_request("BUTTON_URL_INVALID")
+
+
+def _check_commands(commands: Any) -> list[JsonDict]:
+    if not isinstance(commands, list) or not all(isinstance(c, dict) for c in commands):
+        raise bad_request("can't parse commands JSON object")
+    if len(commands) > MAX_COMMANDS:
+        raise bad_request("BOT_COMMANDS_TOO_MUCH")
+    checked: list[JsonDict] = []
+    for item in commands:
+        command, description = item.get("command"), item.get("description")
+        if not isinstance(command, str) or not _COMMAND_NAME.fullmatch(command):
+            raise bad_request("BOT_COMMAND_INVALID")
+        if not isinstance(description, str) or not 1 <= len(description) <= 256:
+            raise bad_request("BOT_COMMAND_DESCRIPTION_INVALID")
+        checked.append({"command": command, "description": description})
+    return checked
+
+
+def _scope_key(scope: Any) -> str:
+    if scope is None:
+        scope = {"type": "default"}
+    if not isinstance(scope, dict) or scope.get("type") not in _COMMAND_SCOPES:
+        raise bad_request("can't parse BotCommandScope JSON object")
+    if "chat_id" in scope:
+        scope = {**scope, "chat_id": _as_chat_id(scope["chat_id"])}
+    elif scope["type"].startswith("chat"):
+        raise bad_request("chat_id is empty")
+    return json.dumps(scope, sort_keys=True)
+
+
+def _unix_now() -> int:
+    return int(datetime.now(UTC).timestamp())
+
+
+def _json_response(body: JsonDict, status: int = 200) -> web.Response:
+    return web.json_response(body, status=status, dumps=partial(json.dumps, ensure_ascii=False))
+
+
+# --- the server -----------------------------------------------------------------------------
+
+Handler = Callable[[JsonDict], Awaitable[Any]]
+
+
+class FakeBotApi:
+    """An in-process Telegram Bot API lookalike on 127.0.0.1, one bot token, inspectable state."""
+
+    def __init__(
+        self,
+        token: str = DEFAULT_TOKEN,
+        *,
+        bot_username: str = "newsbot_test_bot",
+        bot_name: str = "Newsbot Test",
+        auto_create_chats: bool = True,
+        strict_html: bool = True,
+        callback_query_ttl: float | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.token = token
+        self.bot_username = bot_username
+        self.bot_id = int(token.split(":", 1)[0]) if token.split(":", 1)[0].isdigit() else 1
+        self.bot_name = bot_name
+        self.auto_create_chats = auto_create_chats
+        self.strict_html = strict_html
+        # Telegram stops accepting answers some seconds after the press; None never expires.
+        self.callback_query_ttl = callback_query_ttl
+        self.host = host
+        self.port = port
+
+        self.chats: dict[int, Chat] = {}
+        self.updates = UpdateQueue(first_update_id=100_000_001)
+        self.requests: list[RecordedRequest] = []
+        self.callback_answers: list[CallbackAnswer] = []
+        self.timeline: list[tuple[float, int, int]] = []
+        self.commands: dict[tuple[str, str], list[JsonDict]] = {}
+        self.webhook = Webhook()
+        self.flood_control: FloodControl | None = None
+
+        self._forgotten: set[int] = set()
+        self._queries: dict[str, CallbackQuery] = {}
+        self._query_ids = itertools.count(4_200_000_000_000_000_001)
+        self._faults: dict[str, deque[ApiError]] = {}
+        self._delays: dict[str, deque[float]] = {}
+        self._poll_generation = 0
+        self._closing = False
+        # Test-side injections are synchronous, so waiters cannot use a Condition (notifying
+        # needs its lock); every change instead sets the current Event and installs a new one.
+        self._change = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+        self._url: str | None = None
+        self._methods: dict[str, Handler] = {
+            "getme": self._get_me,
+            "getupdates": self._get_updates,
+            "deletewebhook": self._delete_webhook,
+            "setwebhook": self._set_webhook,
+            "getwebhookinfo": self._get_webhook_info,
+            "setmycommands": self._set_my_commands,
+            "getmycommands": self._get_my_commands,
+            "deletemycommands": self._delete_my_commands,
+            "sendmessage": self._send_message,
+            "editmessagetext": self._edit_message_text,
+            "editmessagereplymarkup": self._edit_message_reply_markup,
+            "answercallbackquery": self._answer_callback_query,
+            "deletemessage": self._delete_message,
+            "getchat": self._get_chat,
+        }
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Bind to a free port on the host and start serving."""
+        if self._runner is not None:
+            raise RuntimeError("the fake Bot API is already running")
+        app = web.Application()
+        app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        # Long polls and delays watch _closing, so a short shutdown timeout is enough.
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await runner.setup()
+        await web.TCPSite(runner, self.host, self.port).start()
+        host, port = runner.addresses[0][:2]
+        self._runner = runner
+        self._closing = False
+        self._url = f"http://{host}:{port}"
+
+    async def stop(self) -> None:
+        """Answer pending long polls and stop serving."""
+        if self._runner is None:
+            return
+        self._closing = True
+        self._notify()
+        runner, self._runner = self._runner, None
+        await runner.cleanup()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    @property
+    def url(self) -> str:
+        """The server's root, e.g. http://127.0.0.1:PORT; the bot's base_url is url + "/bot"."""
+        if self._url is None:
+            raise RuntimeError("the fake Bot API is not running")
+        return self._url
+
+    @property
+    def bot_user(self) -> JsonDict:
+        """The bot's User object."""
+        return {
+            "id": self.bot_id,
+            "is_bot": True,
+            "first_name": self.bot_name,
+            "username": self.bot_username,
+        }
+
+    # --- configuring chats and misbehaviour -------------------------------------------------
+
+    def add_chat(
+        self,
+        chat_id: int,
+        *,
+        chat_type: str | None = None,
+        title: str | None = None,
+        username: str | None = None,
+        first_name: str | None = None,
+    ) -> Chat:
+        """Create or reconfigure a chat; unknown ids are otherwise created on first use."""
+        chat = Chat.auto(chat_id)
+        if chat_type is not None:
+            chat.type = chat_type
+        chat.title = title if title is not None else chat.title
+        chat.username = username if username is not None else chat.username
+        chat.first_name = first_name if first_name is not None else chat.first_name
+        if chat.type != "private":
+            chat.first_name = None
+        self._forgotten.discard(chat_id)
+        self.chats[chat_id] = chat
+        return chat
+
+    def chat(self, chat_id: int) -> Chat:
+        """The chat with this id, created like Telegram would if it is new."""
+        if chat_id not in self.chats:
+            self.chats[chat_id] = Chat.auto(chat_id)
+        return self.chats[chat_id]
+
+    def block_chat(self, chat_id: int, description: str | None = None) -> None:
+        """Answer 403 to sends here (private: "bot was blocked by the user", groups: kicked)."""
+        chat = self.chat(chat_id)
+        chat.blocked = description or chat.forbidden_description()
+
+    def unblock_chat(self, chat_id: int) -> None:
+        """Let the bot write to this chat again."""
+        self.chat(chat_id).blocked = None
+
+    def forget_chat(self, chat_id: int) -> None:
+        """Answer 400 "chat not found" for this id from now on."""
+        self.chats.pop(chat_id, None)
+        self._forgotten.add(chat_id)
+
+    def migrate_chat(self, old_id: int, new_id: int) -> Chat:
+        """Upgrade a group to a supergroup: the old id answers 400 with migrate_to_chat_id."""
+        old = self.chat(old_id)
+        old.migrated_to = new_id
+        return self.add_chat(new_id, chat_type="supergroup", title=old.title)
+
+    def fail_next(
+        self,
+        method: str,
+        n: int = 1,
+        *,
+        status: int = 429,
+        retry_after: int = 3,
+        description: str | None = None,
+    ) -> None:
+        """Fail the next ``n`` calls of ``method`` ("*" for any) with HTTP ``status``."""
+        # PTB turns 429 (with retry_after) into RetryAfter and 500/502 into NetworkError.
+        error = too_many_requests(retry_after) if status == 429 else None
+        parameters = error.parameters if error is not None else None
+        if description is None:
+            description = error.description if error is not None else HTTPStatus(status).phrase
+        queue = self._faults.setdefault(method.lower(), deque())
+        queue.extend(ApiError(status, description, parameters) for _ in range(n))
+
+    def delay_next(self, method: str, n: int, seconds: float) -> None:
+        """Hold the next ``n`` calls of ``method`` for ``seconds``, then carry them out."""
+        # Carried out even if the client gave up: on Telegram too, a send that timed out may
+        # still have been delivered, and the bot must cope with not knowing.
+        self._delays.setdefault(method.lower(), deque()).extend([seconds] * n)
+
+    def enable_flood_control(
+        self,
+        *,
+        private_per_second: int = 1,
+        group_per_minute: int = 20,
+        global_per_second: int = 30,
+    ) -> FloodControl:
+        """Answer sendMessage with 429 when Telegram's pacing limits are exceeded."""
+        self.flood_control = FloodControl(private_per_second, group_per_minute, global_per_second)
+        return self.flood_control
+
+    def disable_flood_control(self) -> None:
+        """Accept messages at any rate again (the default)."""
+        self.flood_control = None
+
+    # --- acting as a user -------------------------------------------------------------------
+
+    def send_user_message(
+        self,
+        chat_id: int,
+        text: str,
+        *,
+        user_id: int | None = None,
+        language_code: str = "en",
+        first_name: str | None = None,
+        username: str | None = None,
+        chat_type: str | None = None,
+    ) -> int:
+        """Queue an update with a user's text message; returns the update id (0 if filtered)."""
+        chat = self.chat(chat_id)
+        if chat_type is not None:
+            chat.type = chat_type
+        user = self._user(chat, user_id, language_code, first_name, username)
+        message_id = chat.allocate_message_id()
+        message: JsonDict = {
+            "message_id": message_id,
+            "from": user,
+            "chat": chat.to_dict(),
+            "date": _unix_now(),
+            "text": text,
+        }
+        command = _BOT_COMMAND.match(text)
+        if command:
+            length = utf16_len(command.group())
+            message["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
+        chat.user_messages[message_id] = message
+        chat.log.append(ChatEvent("user_message", message_id, {"text": text, "from": user}))
+        update_id = self.updates.add("message", message)
+        self._notify()
+        return update_id or 0
+
+    def press_button(
+        self,
+        chat_id: int,
+        message_id: int,
+        callback_data: str,
+        *,
+        user_id: int | None = None,
+        language_code: str = "en",
+        first_name: str | None = None,
+        forge: bool = False,
+    ) -> str:
+        """Queue a callback_query for a button of a bot message; returns the query id.
+
+        With ``forge`` the data need not be on any button: a modified client can send anything.
+        """
+        chat = self.chats.get(chat_id)
+        message = chat.messages.get(message_id) if chat is not None else None
+        if chat is None or message is None or message.deleted:
+            raise LookupError(
+                f"chat {chat_id} has no bot message {message_id} to press a button on"
+            )
+        if not forge and callback_data not in message.callback_data():
+            raise LookupError(
+                f"message {message_id} in chat {chat_id} has no button with callback_data "
+                f"{callback_data!r}; its buttons carry {message.callback_data()!r}"
+            )
+        user = self._user(chat, user_id, language_code, first_name, None)
+        query_id = str(next(self._query_ids))
+        self._queries[query_id] = CallbackQuery(
+            query_id, chat_id, message_id, callback_data, user["id"], time.monotonic()
+        )
+        payload: JsonDict = {
+            "id": query_id,
+            "from": user,
+            "message": message.to_dict(chat, self.bot_user),
+            "chat_instance": str(abs(chat_id) * 7919 + 17),
+            "data": callback_data,
+        }
+        chat.log.append(
+            ChatEvent("callback_query", message_id, {"query_id": query_id, "data": callback_data})
+        )
+        self.updates.add("callback_query", payload)
+        self._notify()
+        return query_id
+
+    def _user(
+        self,
+        chat: Chat,
+        user_id: int | None,
+        language_code: str,
+        first_name: str | None,
+        username: str | None,
+    ) -> JsonDict:
+        if user_id is None:
+            user_id = chat.id if chat.type == "private" else 4242
+        private_name = chat.first_name if chat.type == "private" else None
+        user: JsonDict = {
+            "id": user_id,
+            "is_bot": False,
+            "first_name": first_name or private_name or "Tester",
+            "language_code": language_code,
+        }
+        if username is not None:
+            user["username"] = username
+        return user
+
+    # --- inspecting -------------------------------------------------------------------------
+
+    def messages(self, chat_id: int) -> list[BotMessage]:
+        """The bot's messages in a chat, current state, oldest first, deleted ones left out."""
+        chat = self.chats.get(chat_id)
+        return chat.visible_messages() if chat is not None else []
+
+    def calls(self, method: str) -> list[JsonDict]:
+        """The decoded parameters of every call of ``method``."""
+        return [r.params for r in self.requests if r.method.lower() == method.lower()]
+
+    def commands_for(
+        self, scope: JsonDict | None = None, language_code: str = ""
+    ) -> list[JsonDict]:
+        """The commands setMyCommands stored for this scope and language."""
+        return self.commands.get((_scope_key(scope), language_code), [])
+
+    def describe(self) -> str:
+        """A short account of every chat, for failure messages."""
+        if not self.chats:
+            return f"no chats yet; {len(self.updates)} update(s) pending"
+        parts = []
+        for chat in self.chats.values():
+            texts = [m.text[:60] for m in chat.visible_messages()]
+            parts.append(f"chat {chat.id}: {len(texts)} bot message(s) {texts!r}")
+        return "; ".join(parts) + f"; {len(self.updates)} update(s) pending"
+
+    async def wait_for(
+        self,
+        predicate: Callable[[], T | None],
+        # A plain number keeps test code short; it is applied with asyncio.timeout inside.
+        timeout: float = 5.0,  # noqa: ASYNC109
+        *,
+        description: str | None = None,
+    ) -> T:
+        """Wait until ``predicate()`` is truthy (re-checked on every change) and return it."""
+        try:
+            async with asyncio.timeout(timeout):
+                while not (value := predicate()):
+                    await self._change.wait()
+                return value
+        except TimeoutError:
+            what = description or getattr(predicate, "__name__", "a condition")
+            raise TimeoutError(f"waited {timeout:g} s for {what}; {self.describe()}") from None
+
+    async def wait_for_messages(
+        self,
+        chat_id: int,
+        count: int,
+        timeout: float = 5.0,  # noqa: ASYNC109
+    ) -> list[BotMessage]:
+        """Wait until the chat holds at least ``count`` bot messages and return them."""
+
+        def enough() -> list[BotMessage] | None:
+            current = self.messages(chat_id)
+            return current if len(current) >= max(count, 1) else None
+
+        if count <= 0:
+            return self.messages(chat_id)
+        try:
+            return await self.wait_for(enough, timeout)
+        except TimeoutError:
+            texts = [m.text[:80] for m in self.messages(chat_id)]
+            raise TimeoutError(
+                f"expected {count} bot message(s) in chat {chat_id} within {timeout:g} s, "
+                f"but it holds {len(texts)}: {texts!r}"
+            ) from None
+
+    def _notify(self) -> None:
+        self._change.set()
+        self._change = asyncio.Event()
+
+    async def _sleep(self, seconds: float) -> None:
+        """Sleep, but wake early when the server stops."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                while not self._closing:
+                    await self._change.wait()
+
+    # --- HTTP -------------------------------------------------------------------------------
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        try:
+            params = await read_params(request)
+        except ApiError as error:
+            self.requests.append(RecordedRequest(method, {}))
+            return _json_response(error.body(), error.status)
+        self.requests.append(RecordedRequest(method, params))
+        try:
+            if request.match_info["token"] != self.token:
+                raise ApiError(401, "Unauthorized")
+            handler = self._methods.get(method.lower())
+            if handler is None:
+                raise ApiError(404, "Not Found: method not found")
+            await self._misbehave(method.lower())
+            result = await handler(params)
+        except ApiError as error:
+            return _json_response(error.body(), error.status)
+        finally:
+            self._notify()
+        return _json_response({"ok": True, "result": result})
+
+    async def _misbehave(self, method: str) -> None:
+        delay = _pop_planned(self._delays, method)
+        if delay is not None:
+            await self._sleep(delay)
+        fault = _pop_planned(self._faults, method)
+        if fault is not None:
+            raise fault
+
+    # --- chats and messages -----------------------------------------------------------------
+
+    def _resolve_chat(self, params: Mapping[str, Any]) -> Chat:
+        chat_id = params.get("chat_id")
+        if chat_id is None or chat_id == "":
+            raise bad_request("chat_id is empty")
+        chat: Chat | None
+        if isinstance(chat_id, str):
+            wanted = chat_id.removeprefix("@").lower()
+            chat = next(
+                (c for c in self.chats.values() if (c.username or "").lower() == wanted), None
+            )
+        elif chat_id in self._forgotten or chat_id == 0:
+            chat = None
+        elif chat_id in self.chats or not self.auto_create_chats:
+            chat = self.chats.get(chat_id)
+        else:
+            chat = self.chat(chat_id)
+        if chat is None:
+            raise bad_request("chat not found")
+        if chat.migrated_to is not None:
+            raise bad_request(
+                "group chat was upgraded to a supergroup chat",
+                {"migrate_to_chat_id": chat.migrated_to},
+            )
+        return chat
+
+    def _writable_chat(self, params: Mapping[str, Any]) -> Chat:
+        chat = self._resolve_chat(params)
+        if chat.blocked is not None:
+            raise ApiError(403, chat.blocked)
+        return chat
+
+    def _message_to_edit(self, params: Mapping[str, Any]) -> tuple[Chat, BotMessage]:
+        if "chat_id" not in params and params.get("inline_message_id"):
+            raise bad_request("MESSAGE_ID_INVALID")
+        chat = self._writable_chat(params)
+        message_id = params.get("message_id")
+        if message_id is None:
+            raise bad_request("message identifier is not specified")
+        message = chat.messages.get(message_id)
+        if message is None or message.deleted:
+            if message_id in chat.user_messages:
+                raise bad_request("message can't be edited")
+            raise bad_request("message to edit not found")
+        return chat, message
+
+    # --- Bot API methods --------------------------------------------------------------------
+
+    async def _get_me(self, params: JsonDict) -> JsonDict:
+        return {
+            **self.bot_user,
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+            "can_connect_to_business": False,
+            "has_main_web_app": False,
+        }
+
+    async def _get_updates(self, params: JsonDict) -> list[JsonDict]:
+        if self.webhook.url:
+            raise ApiError(
+                409,
+                "Conflict: can't use getUpdates method while webhook is active; "
+                "use deleteWebhook to delete the webhook first",
+            )
+        if "allowed_updates" in params:
+            self.updates.set_allowed(params["allowed_updates"] or [])
+        if params.get("offset") is not None:
+            self.updates.confirm(params["offset"])
+        limit = min(max(params.get("limit", 100), 1), 100)
+        timeout = max(params.get("timeout", 0), 0)
+        self._poll_generation += 1
+        generation = self._poll_generation
+        self._notify()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                while not (
+                    len(self.updates) or self._closing or generation != self._poll_generation
+                ):
+                    await self._change.wait()
+        if generation != self._poll_generation:
+            raise ApiError(
+                409,
+                "Conflict: terminated by other getUpdates request; "
+                "make sure that only one bot instance is running",
+            )
+        return self.updates.peek(limit)
+
+    async def _delete_webhook(self, params: JsonDict) -> bool:
+        if params.get("drop_pending_updates"):
+            self.updates.clear()
+        self.webhook = Webhook()
+        return True
+
+    async def _set_webhook(self, params: JsonDict) -> bool:
+        url = params.get("url", "")
+        if url and not re.match(r"(?i)https://[^/?#\s]+", url):
+            raise bad_request("bad webhook: An HTTPS URL must be provided for webhook")
+        secret = params.get("secret_token")
+        if secret is not None and not _SECRET_TOKEN.fullmatch(secret):
+            raise bad_request("secret token contains unallowed characters")
+        if params.get("drop_pending_updates"):
+            self.updates.clear()
+        allowed = params.get("allowed_updates")
+        if allowed is not None:
+            self.updates.set_allowed(allowed)
+        self.webhook = Webhook(
+            url=url,
+            secret_token=secret if url else None,
+            max_connections=params.get("max_connections", 40),
+            allowed_updates=allowed,
+        )
+        return True
+
+    async def _get_webhook_info(self, params: JsonDict) -> JsonDict:
+        return self.webhook.info(len(self.updates))
+
+    def _commands_key(self, params: JsonDict) -> tuple[str, str]:
+        language_code = params.get("language_code") or ""
+        if not _LANGUAGE_CODE.fullmatch(language_code):
+            raise bad_request("invalid language code specified")
+        return _scope_key(params.get("scope")), language_code
+
+    async def _set_my_commands(self, params: JsonDict) -> bool:
+        if "commands" not in params:
+            raise bad_request('parameter "commands" is required')
+        commands = _check_commands(params["commands"])
+        key = self._commands_key(params)
+        if commands:
+            self.commands[key] = commands
+        else:
+            self.commands.pop(key, None)
+        return True
+
+    async def _get_my_commands(self, params: JsonDict) -> list[JsonDict]:
+        return self.commands.get(self._commands_key(params), [])
+
+    async def _delete_my_commands(self, params: JsonDict) -> bool:
+        self.commands.pop(self._commands_key(params), None)
+        return True
+
+    async def _send_message(self, params: JsonDict) -> JsonDict:
+        chat = self._writable_chat(params)
+        content = formatted_text(params, strict_html=self.strict_html)
+        markup = check_reply_markup(params.get("reply_markup"))
+        now = time.monotonic()
+        if self.flood_control is not None:
+            retry_after = self.flood_control.check(chat, now)
+            if retry_after is not None:
+                raise too_many_requests(retry_after)
+            self.flood_control.record(chat, now)
+        message = BotMessage(
+            chat_id=chat.id,
+            message_id=chat.allocate_message_id(),
+            date=_unix_now(),
+            text=content.text,
+            entities=content.entities,
+            html=params["text"],
+            parse_mode=params.get("parse_mode") or None,
+            reply_markup=markup,
+        )
+        chat.messages[message.message_id] = message
+        chat.log.append(
+            ChatEvent("bot_message", message.message_id, {"text": message.text, "markup": markup})
+        )
+        self.timeline.append((now, chat.id, message.message_id))
+        return message.to_dict(chat, self.bot_user)
+
+    async def _edit_message_text(self, params: JsonDict) -> JsonDict:
+        chat, message = self._message_to_edit(params)
+        content = formatted_text(params, strict_html=self.strict_html)
+        # Without reply_markup an edit removes the inline keyboard, as on Telegram.
+        markup = check_reply_markup(params.get("reply_markup"), inline_only=True)
+        current = (message.text, message.entities, message.inline_keyboard)
+        if (content.text, content.entities, markup) == current:
+            raise bad_request(NOT_MODIFIED)
+        message.text, message.entities = content.text, content.entities
+        message.html, message.parse_mode = params["text"], params.get("parse_mode") or None
+        message.reply_markup = markup
+        message.edit_date = _unix_now()
+        chat.log.append(
+            ChatEvent("edit", message.message_id, {"text": message.text, "markup": markup})
+        )
+        return message.to_dict(chat, self.bot_user)
+
+    async def _edit_message_reply_markup(self, params: JsonDict) -> JsonDict:
+        chat, message = self._message_to_edit(params)
+        markup = check_reply_markup(params.get("reply_markup"), inline_only=True)
+        if markup == message.inline_keyboard:
+            raise bad_request(NOT_MODIFIED)
+        message.reply_markup = markup
+        message.edit_date = _unix_now()
+        chat.log.append(ChatEvent("edit", message.message_id, {"markup": markup}))
+        return message.to_dict(chat, self.bot_user)
+
+    async def _delete_message(self, params: JsonDict) -> bool:
+        chat = self._resolve_chat(params)
+        message_id = params.get("message_id")
+        if message_id is None:
+            raise bad_request("message identifier is not specified")
+        message = chat.messages.get(message_id)
+        if message is not None and not message.deleted:
+            message.deleted = True
+        elif chat.user_messages.pop(message_id, None) is None:
+            raise bad_request("message to delete not found")
+        chat.log.append(ChatEvent("delete", message_id, {}))
+        return True
+
+    async def _answer_callback_query(self, params: JsonDict) -> bool:
+        query_id = params.get("callback_query_id")
+        if not query_id:
+            raise bad_request("QUERY_ID_INVALID")
+        text = params.get("text")
+        if text is not None and utf16_len(text) > MAX_CALLBACK_ANSWER_LENGTH:
+            raise bad_request("MESSAGE_TOO_LONG")
+        query = self._queries.get(query_id)
+        ttl = self.callback_query_ttl
+        expired = query is not None and ttl is not None and time.monotonic() - query.created > ttl
+        if query is None or query.answered or expired:
+            raise bad_request(QUERY_INVALID)
+        query.answered = True
+        answer = CallbackAnswer(
+            query_id=query_id,
+            text=text,
+            show_alert=params.get("show_alert", False),
+            url=params.get("url"),
+            cache_time=params.get("cache_time", 0),
+        )
+        self.callback_answers.append(answer)
+        if (chat := self.chats.get(query.chat_id)) is not None:
+            chat.log.append(ChatEvent("callback_answer", query.message_id, answer._asdict()))
+        return True
+
+    async def _get_chat(self, params: JsonDict) -> JsonDict:
+        return self._resolve_chat(params).full_info()
+
+
+def _pop_planned(plans: dict[str, deque[T]], method: str) -> T | None:
+    """Take the next planned behaviour for this method, or for any method ("*")."""
+    for key in (method, "*"):
+        queue = plans.get(key)
+        if queue:
+            return queue.popleft()
+    return None
