@@ -26,6 +26,9 @@ def _configure_sqlite_connection(dbapi_connection: Any, _connection_record: Any)
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
         # WAL lets readers work while one writer writes (the bot and a feed job, two processes).
         cursor.execute("PRAGMA journal_mode = WAL")
+        # In WAL mode NORMAL never corrupts the file; it only risks the last commits on power
+        # loss, and saves an fsync on every commit (every button press writes a reading).
+        cursor.execute("PRAGMA synchronous = NORMAL")
         # SQLite ignores foreign keys, and so ON DELETE CASCADE, unless each connection asks.
         cursor.execute("PRAGMA foreign_keys = ON")
     finally:
@@ -34,8 +37,10 @@ def _configure_sqlite_connection(dbapi_connection: Any, _connection_record: Any)
 
 def create_engine(url: str) -> AsyncEngine:
     """Create the async engine for a SQLite (aiosqlite) or PostgreSQL (asyncpg) URL."""
-    engine = create_async_engine(url, pool_pre_ping=True)
-    if engine.dialect.name == "sqlite":
+    is_sqlite = url.startswith("sqlite")
+    # A file cannot drop a connection, so only a server's connections are checked on checkout.
+    engine = create_async_engine(url, pool_pre_ping=not is_sqlite)
+    if is_sqlite:
         event.listen(engine.sync_engine, "connect", _configure_sqlite_connection)
     return engine
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+# PTB 22 warns when RetryAfter.retry_after is an int; opt in to timedelta, as the bot does.
+os.environ["PTB_TIMEDELTA"] = "1"
 
 from tests.texts import CORPUS
 
