@@ -7,15 +7,20 @@ from typing import Any
 
 from telegram import LinkPreviewOptions, Update
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden
+from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import Application, ApplicationBuilder, Defaults, ExtBot
 
 from bot.context import CONTEXT_TYPES, BotData, Context
-from bot.handlers import reader
+from bot.delivery import Deliverer
+from bot.handlers import operator, reader
 from bot.menu import menu_commands
+from bot.pacing import Pacer
+from bot.scheduler import TICK_INTERVAL, BroadcastScheduler
 from bot.settings import Settings
-from bot.texts import LANGUAGES
+from bot.texts import LANGUAGES, text
 from db import store
+from db.lock import delivery_lock
+from db.models import BroadcastRow
 from db.session import create_engine, create_sessionmaker
 
 log = logging.getLogger(__name__)
@@ -40,13 +45,21 @@ def build_application(settings: Settings) -> NewsApp:
             )
         )
         .context_types(CONTEXT_TYPES)
+        .rate_limiter(
+            Pacer(
+                rate=settings.reader_rate,
+                paid_rate=settings.rate if settings.paid_broadcast else None,
+            )
+        )
         .post_init(open_resources)
+        .post_stop(stop_delivery)
         .post_shutdown(close_resources)
         .build()
     )
     app.bot_data.settings = settings
     # Order matters: commands (readers', then operators'), buttons, then the catch-all.
     reader.register(app)
+    operator.register(app)
     reader.register_fallback(app)
     app.add_error_handler(on_error)
     return app
@@ -60,6 +73,55 @@ async def open_resources(app: NewsApp) -> None:
     await app.bot.set_my_commands(menu_commands(data.config.language))
     for language in LANGUAGES:
         await app.bot.set_my_commands(menu_commands(language), language_code=language)
+    settings = data.config
+    deliverer = Deliverer(
+        bot=app.bot,
+        sessionmaker=data.sessionmaker,
+        default_language=settings.language,
+        paid_broadcast=settings.paid_broadcast,
+        # A batch is about a second of sending, so a cancel stops within about a second.
+        batch_size=max(10, min(200, int(settings.rate))),
+    )
+
+    async def report_missed(broadcast: BroadcastRow) -> None:
+        for operator_id in settings.operators:
+            try:
+                await app.bot.send_message(
+                    operator_id,
+                    text(
+                        settings.language,
+                        "broadcast_missed",
+                        id=broadcast.id,
+                        article=broadcast.article_id,
+                    ),
+                )
+            except TelegramError as error:
+                log.warning("could not tell operator %s: %s", operator_id, error)
+
+    data.scheduler = BroadcastScheduler(
+        sessionmaker=data.sessionmaker,
+        deliverer=deliverer,
+        lock=delivery_lock(data.engine),
+        grace=settings.broadcast_grace,
+        clock=data.clock,
+        job_queue=app.job_queue,
+        on_missed=report_missed,
+    )
+    if app.job_queue is not None:
+        app.job_queue.run_repeating(tick, interval=TICK_INTERVAL, first=0, name="broadcast-tick")
+
+
+async def tick(context: Context) -> None:
+    """The scheduler's heartbeat: start due broadcasts, keep or take the delivery lock."""
+    if context.bot_data.scheduler is not None:
+        await context.bot_data.scheduler.tick()
+
+
+async def stop_delivery(app: NewsApp) -> None:
+    """Before the bot's connections close: finish in-flight sends and release the lock."""
+    if app.bot_data.scheduler is not None:
+        await app.bot_data.scheduler.close()
+        app.bot_data.scheduler = None
 
 
 async def close_resources(app: NewsApp) -> None:

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from telegram.ext import CallbackContext, ContextTypes, ExtBot
 
 from bot.settings import Settings
 from db.session import unit_of_work
+
+if TYPE_CHECKING:
+    from bot.scheduler import BroadcastScheduler
+
+
+def utcnow() -> datetime:
+    """The wall clock, aware."""
+    return datetime.now(UTC)
 
 
 @dataclass
@@ -20,6 +30,9 @@ class BotData:
     settings: Settings | None = None
     engine: AsyncEngine | None = None
     sessionmaker: async_sessionmaker[AsyncSession] | None = None
+    scheduler: BroadcastScheduler | None = None
+    # Every "now" of scheduling comes from here, so tests can move time by hand.
+    clock: Callable[[], datetime] = field(default=utcnow)
 
     @property
     def config(self) -> Settings:

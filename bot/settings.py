@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -29,6 +30,10 @@ class Settings(BaseSettings):
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
     listen: str = "0.0.0.0:8443"
+    # A broadcast overdue by more than this when the bot (re)starts is reported, not sent.
+    broadcast_grace: timedelta = Field(default=timedelta(hours=6), ge=timedelta(0))
+    feeds: Annotated[tuple[str, ...], NoDecode] = ()
+    feed_interval: timedelta = Field(default=timedelta(minutes=5), gt=timedelta(0))
     test_database_url: str | None = None
 
     @field_validator("operators", mode="before")
@@ -39,6 +44,13 @@ class Settings(BaseSettings):
                 return frozenset(int(part) for part in value.split(",") if part.strip())
             except ValueError:
                 raise ValueError("NEWSBOT_OPERATORS must be comma-separated user ids") from None
+        return value
+
+    @field_validator("feeds", mode="before")
+    @classmethod
+    def _split_feeds(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
     @field_validator("api_url")
@@ -56,6 +68,11 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {value!r}") from None
         return value
+
+    @property
+    def reader_rate(self) -> float:
+        """Sends per second for everything but paid broadcasts (Telegram's free ceiling)."""
+        return min(self.rate, FREE_RATE_CEILING)
 
     @model_validator(mode="after")
     def _rate_within_ceiling(self) -> Settings:

@@ -99,6 +99,83 @@ _TEXTS: Final[dict[str, dict[str, str]]] = {
     "menu_unsubscribe": {"ar": "إلغاء الاشتراك", "en": "Unsubscribe"},
     "menu_language": {"ar": "اللغة", "en": "Language"},
     "menu_help": {"ar": "المساعدة", "en": "Help"},
+    "not_operator": {
+        "ar": "هذا الأمر متاح للمحررين فقط.",
+        "en": "Sorry, this command is for editors only.",
+    },
+    "publish_usage": {
+        "ar": "الاستخدام: /publish رقم_القصة [الموعد]",
+        "en": "Usage: /publish ARTICLE-ID [WHEN]",
+    },
+    "schedule_usage": {
+        "ar": "الاستخدام: /schedule رقم_القصة الموعد [موضوع]\n"
+        "الموعد: now أو 18:00 أو tomorrow 08:00 أو in 2h أو 2026-12-01T18:00",
+        "en": "Usage: /schedule ARTICLE-ID WHEN [topic]\n"
+        "WHEN: now, 18:00, tomorrow 08:00, in 2h or 2026-12-01T18:00",
+    },
+    "cancel_usage": {
+        "ar": "الاستخدام: /cancel رقم_البث",
+        "en": "Usage: /cancel BROADCAST-ID",
+    },
+    "stats_usage": {
+        "ar": "الاستخدام: /stats [رقم_البث]",
+        "en": "Usage: /stats [BROADCAST-ID]",
+    },
+    "no_article": {
+        "ar": "لا توجد قصة برقم {id}.",
+        "en": "There is no article {id}.",
+    },
+    "no_broadcast": {
+        "ar": "لا يوجد بث برقم {id}.",
+        "en": "There is no broadcast {id}.",
+    },
+    "broadcast_created": {
+        "ar": "البث #{id} للقصة {article} ({audience}) موعده {when}.",
+        "en": "Broadcast #{id} of article {article} ({audience}) is due {when}.",
+    },
+    "audience_all": {
+        "ar": "كل المشتركين في مواضيعها",
+        "en": "subscribers of its topics",
+    },
+    "audience_topic": {
+        "ar": "المشتركون في «{topic}»",
+        "en": "subscribers of “{topic}”",
+    },
+    "broadcasts_none": {
+        "ar": "لا توجد عمليات بث بعد.",
+        "en": "No broadcasts yet.",
+    },
+    "broadcasts_header": {
+        "ar": "عمليات البث:",
+        "en": "Broadcasts:",
+    },
+    "broadcast_line": {
+        "ar": "#{id} · {status} · القصة {article} · {when}\n"
+        "أُرسل {sent} من {target} · تُخطّي {skipped} · فشل {failed} · في الانتظار {queued}",
+        "en": "#{id} · {status} · article {article} · {when}\n"
+        "sent {sent} of {target} · skipped {skipped} · failed {failed} · waiting {queued}",
+    },
+    "broadcast_readers": {
+        "ar": "فتح «اقرأ المزيد» {readers} قارئًا.",
+        "en": "{readers} readers opened “Read more”.",
+    },
+    "broadcast_cancelled": {
+        "ar": "أُلغي البث #{id}؛ حُذفت {dropped} رسالة لم تُرسل.",
+        "en": "Broadcast #{id} cancelled; {dropped} unsent messages dropped.",
+    },
+    "broadcast_not_open": {
+        "ar": "لا يمكن إلغاء البث #{id}: حالته {status}.",
+        "en": "Broadcast #{id} cannot be cancelled: it is {status}.",
+    },
+    "broadcast_missed": {
+        "ar": "⚠️ فات موعد البث #{id} (القصة {article}) ولم يُرسل.",
+        "en": "⚠️ Broadcast #{id} (article {article}) missed its time and was not sent.",
+    },
+    "status_scheduled": {"ar": "مجدول", "en": "scheduled"},
+    "status_running": {"ar": "جارٍ", "en": "running"},
+    "status_done": {"ar": "اكتمل", "en": "done"},
+    "status_cancelled": {"ar": "أُلغي", "en": "cancelled"},
+    "status_missed": {"ar": "فات موعده", "en": "missed"},
 }
 
 

@@ -197,3 +197,69 @@ class ReadingRow(Base):
     section_index: Mapped[int] = mapped_column(Integer)
     opened_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+BroadcastStatus = Literal["scheduled", "running", "done", "cancelled", "missed"]
+BROADCAST_STATUSES: tuple[str, ...] = get_args(BroadcastStatus)
+
+DeliveryStatus = Literal["queued", "sending", "sent", "skipped", "failed", "dropped"]
+DELIVERY_STATUSES: tuple[str, ...] = get_args(DeliveryStatus)
+
+
+class BroadcastRow(Base):
+    """One push of an article to its subscribers (optionally one topic's), due at a time."""
+
+    __tablename__ = "broadcasts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), index=True
+    )
+    # None: subscribers of any of the article's topics; a topic: that topic's subscribers.
+    # Subscribers to every topic ("*") receive both.
+    topic: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    due_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    created_by: Mapped[int | None] = mapped_column(BigInteger)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    # How many deliveries the fan-out created: the denominator of its progress.
+    target_count: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ({})".format(", ".join(f"'{s}'" for s in BROADCAST_STATUSES)),
+            name="status",
+        ),
+        Index("ix_broadcasts_status_due_at", "status", "due_at"),
+    )
+
+
+class DeliveryRow(Base):
+    """One chat's copy of a broadcast: the outbox row that a worker claims, sends and records."""
+
+    __tablename__ = "deliveries"
+
+    broadcast_id: Mapped[int] = mapped_column(
+        ForeignKey("broadcasts.id", ondelete="CASCADE"), primary_key=True
+    )
+    # Not a foreign key: a chat that migrates or disappears must not take its history with it.
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # A retried delivery waits until then; None means at once.
+    not_before: Mapped[datetime | None]
+    claimed_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
+    error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ({})".format(", ".join(f"'{s}'" for s in DELIVERY_STATUSES)),
+            name="status",
+        ),
+        # Claims scan one broadcast's queued rows in chat order; counts group by status.
+        Index("ix_deliveries_broadcast_id_status", "broadcast_id", "status"),
+    )

@@ -47,12 +47,12 @@ from db.models import (
 _INSERT_ATTEMPTS = 3
 
 
-def _utcnow() -> datetime:
+def utcnow() -> datetime:
     """Return the current time in UTC (Python-side, so both databases store the same value)."""
     return datetime.now(UTC)
 
 
-def _insert(session: AsyncSession, entity: type[Base]) -> postgresql.Insert | sqlite.Insert:
+def dialect_insert(session: AsyncSession, entity: type[Base]) -> postgresql.Insert | sqlite.Insert:
     """Return the dialect's INSERT construct, which has on_conflict_do_nothing/do_update."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
@@ -108,7 +108,7 @@ async def add_article(
     if existing is not None:
         return existing, False
 
-    now = _utcnow()
+    now = utcnow()
     values = {
         "title": article.title,
         "byline": article.byline,
@@ -128,7 +128,7 @@ async def add_article(
         # No conflict target: a clash on the url and a clash on the content hash both mean
         # "already stored". On PostgreSQL the insert waits for a concurrent transaction holding
         # the same key and then does nothing; the select below then sees the committed row.
-        stmt = _insert(session, ArticleRow).values(values).on_conflict_do_nothing()
+        stmt = dialect_insert(session, ArticleRow).values(values).on_conflict_do_nothing()
         article_id = await session.scalar(stmt.returning(ArticleRow.id))
         if article_id is not None:
             break
@@ -241,14 +241,14 @@ async def ensure_chat(
     """Insert the chat or update its kind and client language; return the row."""
     if kind not in CHAT_KINDS:
         raise ValueError(f"unknown chat kind {kind!r}; expected one of {CHAT_KINDS}")
-    stmt = _insert(session, ChatRow).values(
+    stmt = dialect_insert(session, ChatRow).values(
         chat_id=chat_id,
         kind=kind,
         language=None,
         telegram_language=telegram_language,
         active=True,
         blocked_at=None,
-        joined_at=_utcnow(),
+        joined_at=utcnow(),
         current_article_id=None,
     )
     # Updates carry no user (channel posts) and then no language: keep the one we knew.
@@ -290,7 +290,7 @@ async def mark_chat_blocked(*, session: AsyncSession, chat_id: int) -> bool:
         update(ChatRow)
         .where(ChatRow.chat_id == chat_id)
         # Keep the first time it was blocked: retried sends must not move it.
-        .values(active=False, blocked_at=func.coalesce(ChatRow.blocked_at, _utcnow()))
+        .values(active=False, blocked_at=func.coalesce(ChatRow.blocked_at, utcnow()))
         .returning(ChatRow.chat_id)
     )
     return updated is not None
@@ -317,7 +317,7 @@ async def migrate_chat(*, session: AsyncSession, old_chat_id: int, new_chat_id: 
     # Copy, then delete the old row, rather than updating primary keys: the new chat may
     # already exist (an update from the new supergroup can arrive before the migration
     # message), and then both rows have to be merged.
-    stmt = _insert(session, ChatRow).values(
+    stmt = dialect_insert(session, ChatRow).values(
         chat_id=new_chat_id,
         # Telegram migrates only groups, and always to a supergroup.
         kind="supergroup",
@@ -339,7 +339,7 @@ async def migrate_chat(*, session: AsyncSession, old_chat_id: int, new_chat_id: 
     )
     await session.execute(stmt)
 
-    subscriptions_stmt = _insert(session, SubscriptionRow).from_select(
+    subscriptions_stmt = dialect_insert(session, SubscriptionRow).from_select(
         ["chat_id", "topic"],
         select(literal(new_chat_id, BigInteger), SubscriptionRow.topic).where(
             SubscriptionRow.chat_id == old_chat_id
@@ -347,7 +347,7 @@ async def migrate_chat(*, session: AsyncSession, old_chat_id: int, new_chat_id: 
     )
     await session.execute(subscriptions_stmt.on_conflict_do_nothing())
 
-    readings_stmt = _insert(session, ReadingRow).from_select(
+    readings_stmt = dialect_insert(session, ReadingRow).from_select(
         ["chat_id", "article_id", "section_index", "opened_at", "updated_at"],
         select(
             literal(new_chat_id, BigInteger),
@@ -380,7 +380,7 @@ def _subscription_topic(topic: str | None) -> str:
 async def subscribe(*, session: AsyncSession, chat_id: int, topic: str | None) -> bool:
     """Subscribe the chat to a topic (None: all); return False when already subscribed."""
     stmt = (
-        _insert(session, SubscriptionRow)
+        dialect_insert(session, SubscriptionRow)
         .values(chat_id=chat_id, topic=_subscription_topic(topic))
         .on_conflict_do_nothing()
         .returning(SubscriptionRow.topic)
@@ -423,8 +423,8 @@ async def record_reading(
     *, session: AsyncSession, chat_id: int, article_id: int, section_index: int
 ) -> ReadingRow:
     """Record the last section sent to a chat and make the article its current one."""
-    now = _utcnow()
-    stmt = _insert(session, ReadingRow).values(
+    now = utcnow()
+    stmt = dialect_insert(session, ReadingRow).values(
         chat_id=chat_id,
         article_id=article_id,
         section_index=section_index,

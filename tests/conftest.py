@@ -11,7 +11,11 @@ os.environ["PTB_TIMEDELTA"] = "1"
 
 from tests.texts import CORPUS
 
-pytest_plugins = ["tests.integration.db_fixtures", "tests.integration.bot_fixtures"]
+pytest_plugins = [
+    "tests.integration.db_fixtures",
+    "tests.integration.bot_fixtures",
+    "tests.integration.delivery_fixtures",
+]
 
 
 @pytest.fixture

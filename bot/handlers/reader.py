@@ -25,6 +25,7 @@ from bot.callbacks import (
     topic_key,
 )
 from bot.context import Context
+from bot.handlers.common import enter, send
 from bot.menu import menu_commands
 from bot.messages import (
     ALL_TOPICS,
@@ -35,7 +36,7 @@ from bot.messages import (
     story_card,
     topics_keyboard,
 )
-from bot.texts import choose_language, text
+from bot.texts import text
 from db import store
 
 LATEST_COUNT = 5
@@ -43,34 +44,12 @@ TOPIC_MAX_CHARS = 48
 _DEEP_LINK = re.compile(r"a([1-9][0-9]{0,17})")
 
 
-async def _enter(session: AsyncSession, update: Update, context: Context) -> tuple[int, str]:
-    """Register the chat (a reader who writes to us can be reached again); its language."""
-    chat = update.effective_chat
-    if chat is None:
-        raise ValueError("update without a chat")
-    user = update.effective_user
-    telegram_language = user.language_code if user else None
-    row = await store.ensure_chat(
-        session=session, chat_id=chat.id, kind=chat.type, telegram_language=telegram_language
-    )
-    if not row.active:
-        await store.mark_chat_active(session=session, chat_id=chat.id)
-    return chat.id, choose_language(
-        row.language, telegram_language, context.bot_data.config.language
-    )
-
-
-async def _send(context: Context, chat_id: int, message: Message) -> None:
-    body, keyboard = message
-    await context.bot.send_message(chat_id, body, reply_markup=keyboard)
-
-
 async def start(update: Update, context: Context) -> None:
     """Greet, subscribe a new reader to all topics, and open a deep-linked story."""
     payload = context.args[0] if context.args else ""
     wanted = _DEEP_LINK.fullmatch(payload)
     async with context.bot_data.unit_of_work() as session:
-        chat_id, language = await _enter(session, update, context)
+        chat_id, language = await enter(session, update, context)
         if not await store.subscriptions(session=session, chat_id=chat_id):
             await store.subscribe(session=session, chat_id=chat_id, topic=None)
         article = (
@@ -80,7 +59,7 @@ async def start(update: Update, context: Context) -> None:
         )
     await context.bot.send_message(chat_id, text(language, "greeting"))
     if article is not None:
-        await _send(context, chat_id, story_card(article, language))
+        await send(context, chat_id, story_card(article, language))
     elif payload:
         await context.bot.send_message(chat_id, text(language, "story_gone"))
 
@@ -88,14 +67,14 @@ async def start(update: Update, context: Context) -> None:
 async def help_command(update: Update, context: Context) -> None:
     """List the commands."""
     async with context.bot_data.unit_of_work() as session:
-        chat_id, language = await _enter(session, update, context)
+        chat_id, language = await enter(session, update, context)
     await context.bot.send_message(chat_id, text(language, "help"))
 
 
 async def unknown(update: Update, context: Context) -> None:
     """Unknown commands and free text get the help, never silence."""
     async with context.bot_data.unit_of_work() as session:
-        chat_id, language = await _enter(session, update, context)
+        chat_id, language = await enter(session, update, context)
     await context.bot.send_message(
         chat_id, f"{text(language, 'unknown')}\n\n{text(language, 'help')}"
     )
@@ -110,7 +89,7 @@ async def subscribe(update: Update, context: Context) -> None:
     """/subscribe: all topics; /subscribe TOPIC: that topic (instead of "all")."""
     topic = _topic_argument(context)
     async with context.bot_data.unit_of_work() as session:
-        chat_id, language = await _enter(session, update, context)
+        chat_id, language = await enter(session, update, context)
         if topic is not None and len(topic) > TOPIC_MAX_CHARS:
             reply = text(language, "topic_too_long", limit=TOPIC_MAX_CHARS)
         elif topic is None:
@@ -132,7 +111,7 @@ async def unsubscribe(update: Update, context: Context) -> None:
     """/unsubscribe: everything; /unsubscribe TOPIC: that topic only."""
     topic = _topic_argument(context)
     async with context.bot_data.unit_of_work() as session:
-        chat_id, language = await _enter(session, update, context)
+        chat_id, language = await enter(session, update, context)
         removed = await store.unsubscribe(session=session, chat_id=chat_id, topic=topic)
     if topic is None:
         reply = text(language, "unsubscribed_all")
@@ -145,9 +124,9 @@ async def unsubscribe(update: Update, context: Context) -> None:
 async def topics(update: Update, context: Context) -> None:
     """Buttons to toggle each known topic."""
     async with context.bot_data.unit_of_work() as session:
-        chat_id, language = await _enter(session, update, context)
+        chat_id, language = await enter(session, update, context)
         message = await _topics_message(session, chat_id, language)
-    await _send(context, chat_id, message)
+    await send(context, chat_id, message)
 
 
 async def _topics_message(session: AsyncSession, chat_id: int, language: str) -> Message:
@@ -160,9 +139,9 @@ async def _topics_message(session: AsyncSession, chat_id: int, language: str) ->
 async def latest(update: Update, context: Context) -> None:
     """The newest stories of the reader's topics."""
     async with context.bot_data.unit_of_work() as session:
-        chat_id, language = await _enter(session, update, context)
+        chat_id, language = await enter(session, update, context)
         message = await _latest_message(session, chat_id, language)
-    await _send(context, chat_id, message)
+    await send(context, chat_id, message)
 
 
 async def _latest_message(session: AsyncSession, chat_id: int, language: str) -> Message:
@@ -174,7 +153,7 @@ async def summary(update: Update, context: Context) -> None:
     """/summary ID: that story's card; /summary: the story being read, else the newest one."""
     argument = (context.args or [""])[0]
     async with context.bot_data.unit_of_work() as session:
-        chat_id, language = await _enter(session, update, context)
+        chat_id, language = await enter(session, update, context)
         if argument and not argument.isdigit():
             reply: Message = (text(language, "summary_usage"), None)
         else:
@@ -194,13 +173,13 @@ async def summary(update: Update, context: Context) -> None:
                 if article
                 else (text(language, "story_gone" if argument else "latest_none"), None)
             )
-    await _send(context, chat_id, reply)
+    await send(context, chat_id, reply)
 
 
 async def more(update: Update, context: Context) -> None:
     """The next section of the story being read."""
     async with context.bot_data.unit_of_work() as session:
-        chat_id, language = await _enter(session, update, context)
+        chat_id, language = await enter(session, update, context)
         reading = await store.current_reading(session=session, chat_id=chat_id)
         if reading is None:
             reply: Message = (text(language, "nothing_to_continue"), None)
@@ -208,7 +187,7 @@ async def more(update: Update, context: Context) -> None:
             reply = await _read(
                 session, chat_id, language, reading.article_id, reading.section_index + 1
             )
-    await _send(context, chat_id, reply)
+    await send(context, chat_id, reply)
 
 
 async def _read(
@@ -244,7 +223,7 @@ async def button(update: Update, context: Context) -> None:
         return
     action = parse_callback(query.data)
     async with context.bot_data.unit_of_work() as session:
-        chat_id, language = await _enter(session, update, context)
+        chat_id, language = await enter(session, update, context)
         outcome = await _press(session, chat_id, language, action)
     await query.answer(outcome.notice)
     if outcome.edit is not None and query.message is not None:
@@ -254,7 +233,7 @@ async def button(update: Update, context: Context) -> None:
             menu_commands(outcome.menu_language), scope=BotCommandScopeChat(chat_id)
         )
     if outcome.reply is not None:
-        await _send(context, chat_id, outcome.reply)
+        await send(context, chat_id, outcome.reply)
 
 
 async def _press(
@@ -327,8 +306,8 @@ async def _edit(context: Context, chat_id: int, message_id: int, message: Messag
 async def language(update: Update, context: Context) -> None:
     """Buttons to choose Arabic or English."""
     async with context.bot_data.unit_of_work() as session:
-        chat_id, current = await _enter(session, update, context)
-    await _send(context, chat_id, language_keyboard(current))
+        chat_id, current = await enter(session, update, context)
+    await send(context, chat_id, language_keyboard(current))
 
 
 def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:

@@ -1,0 +1,34 @@
+"""What every handler does first and last: register the chat, pick its language, send."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import Update
+
+from bot.context import Context
+from bot.messages import Message
+from bot.texts import choose_language
+from db import store
+
+
+async def enter(session: AsyncSession, update: Update, context: Context) -> tuple[int, str]:
+    """Register the chat (a reader who writes to us can be reached again); its language."""
+    chat = update.effective_chat
+    if chat is None:
+        raise ValueError("update without a chat")
+    user = update.effective_user
+    telegram_language = user.language_code if user else None
+    row = await store.ensure_chat(
+        session=session, chat_id=chat.id, kind=chat.type, telegram_language=telegram_language
+    )
+    if not row.active:
+        await store.mark_chat_active(session=session, chat_id=chat.id)
+    return chat.id, choose_language(
+        row.language, telegram_language, context.bot_data.config.language
+    )
+
+
+async def send(context: Context, chat_id: int, message: Message) -> None:
+    """Send a message with its keyboard, if any."""
+    body, keyboard = message
+    await context.bot.send_message(chat_id, body, reply_markup=keyboard)

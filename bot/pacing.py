@@ -1,0 +1,171 @@
+"""Pacing every request to Telegram: a global rate, per-chat limits, and pauses on 429.
+
+python-telegram-bot's AIORateLimiter is the obvious candidate, but it does not pace one message
+per second to a private chat, and its aiolimiter buckets start full: after a quiet spell they
+admit a whole second's worth at once and then the steady rate, close to twice the rate within
+one second. Telegram counts over any one-second window, so this limiter keeps a sliding window
+of the last sends instead, and plugs into PTB through the same `BaseRateLimiter` interface.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections import deque
+from collections.abc import Callable, Coroutine
+from datetime import timedelta
+from typing import Any
+
+from telegram.error import RetryAfter
+from telegram.ext import BaseRateLimiter
+
+log = logging.getLogger(__name__)
+
+JSONResult = bool | dict[str, Any] | list[dict[str, Any]]
+
+PRIVATE_INTERVAL = 1.0  # seconds between two messages to one private chat
+GROUP_LIMIT = 20  # messages to one group or channel …
+GROUP_PERIOD = 60.0  # … per this many seconds
+RETRY_MARGIN = 0.1  # Telegram's retry_after is rounded to whole seconds
+PRUNE_AT = 10_000  # per-chat entries kept before old ones are forgotten
+# Telegram counts by the arrival of requests, which jitter by a few milliseconds on the way:
+# every window is kept this much longer than the limit it enforces.
+JITTER_MARGIN = 0.02
+
+
+class SlidingWindow:
+    """At most `limit` events in any `period` seconds, each waiter served in turn."""
+
+    def __init__(self, limit: int, period: float, clock: Callable[[], float]) -> None:
+        self.limit = limit
+        self.period = period + JITTER_MARGIN
+        self._clock = clock
+        self._events: deque[float] = deque()
+        self._lock = asyncio.Lock()
+
+    def delay(self) -> float:
+        """Seconds until one more event fits (0 when it fits now)."""
+        now = self._clock()
+        while self._events and self._events[0] <= now - self.period:
+            self._events.popleft()
+        if len(self._events) < self.limit:
+            return 0.0
+        return self._events[0] + self.period - now
+
+    async def acquire(self) -> None:
+        """Wait for room, then count one event."""
+        async with self._lock:
+            # Nothing signals "time has passed": sleeping until the window opens is the event.
+            while (wait := self.delay()) > 0:  # noqa: ASYNC110
+                await asyncio.sleep(wait)
+            self._events.append(self._clock())
+
+    @property
+    def last(self) -> float | None:
+        """When the latest event happened."""
+        return self._events[-1] if self._events else None
+
+
+def window_for_rate(rate: float, clock: Callable[[], float]) -> SlidingWindow:
+    """A window admitting `rate` events per second (a fractional rate spreads over longer)."""
+    limit = max(1, math.floor(rate))
+    return SlidingWindow(limit, limit / rate, clock)
+
+
+class Pacer(BaseRateLimiter[None]):
+    """Telegram's limits for every request that names a chat; 429 pauses all sending."""
+
+    def __init__(
+        self,
+        *,
+        rate: float | None,
+        paid_rate: float | None = 1000,
+        max_retries: int = 3,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._clock = clock
+        self._global = window_for_rate(rate, clock) if rate else None
+        self._paid = window_for_rate(paid_rate, clock) if paid_rate else None
+        self._chats: dict[int | str, SlidingWindow] = {}
+        self._paused_until = 0.0
+        self.max_retries = max_retries
+        self.retry_after_count = 0
+
+    async def initialize(self) -> None:
+        """Nothing to open."""
+
+    async def shutdown(self) -> None:
+        """Nothing to close."""
+
+    def pause(self, seconds: float) -> None:
+        """Stop every paced request for `seconds` (Telegram answered 429)."""
+        self._paused_until = max(self._paused_until, self._clock() + seconds)
+
+    def _chat_window(self, chat_id: int | str) -> SlidingWindow:
+        window = self._chats.get(chat_id)
+        if window is None:
+            if len(self._chats) >= PRUNE_AT:
+                self._forget_idle_chats()
+            # Private chats have positive ids; groups, supergroups and channels negative ones,
+            # and a channel may also be named by its @username.
+            if isinstance(chat_id, int) and chat_id > 0:
+                window = SlidingWindow(1, PRIVATE_INTERVAL, self._clock)
+            else:
+                window = SlidingWindow(GROUP_LIMIT, GROUP_PERIOD, self._clock)
+            self._chats[chat_id] = window
+        return window
+
+    def _forget_idle_chats(self) -> None:
+        horizon = self._clock() - GROUP_PERIOD
+        idle = [
+            chat_id
+            for chat_id, window in self._chats.items()
+            if window.last is None or window.last <= horizon
+        ]
+        for chat_id in idle:
+            del self._chats[chat_id]
+
+    async def _wait_for_pause(self) -> None:
+        # A later 429 may extend the pause while this one sleeps: look again after waking.
+        while (wait := self._paused_until - self._clock()) > 0:  # noqa: ASYNC110
+            await asyncio.sleep(wait)
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, JSONResult]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: None,
+    ) -> JSONResult:
+        """Wait for the chat's and the bot's turn, send, and on 429 pause everyone and retry."""
+        chat_id = data.get("chat_id")
+        window = self._paid if data.get("allow_paid_broadcast") else self._global
+        for attempt in range(self.max_retries + 1):
+            await self._wait_for_pause()
+            if chat_id is not None:
+                await self._chat_window(chat_id).acquire()
+                if window is not None:
+                    await window.acquire()
+                # A 429 may have arrived while this request waited for its turn.
+                await self._wait_for_pause()
+            try:
+                return await callback(*args, **kwargs)
+            except RetryAfter as error:
+                self.retry_after_count += 1
+                seconds = _seconds(error.retry_after) + RETRY_MARGIN
+                self.pause(seconds)
+                log.warning("429 on %s: every send waits %.1f s", endpoint, seconds)
+                if attempt == self.max_retries:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _seconds(retry_after: int | timedelta) -> float:
+    """retry_after is a timedelta once PTB_TIMEDELTA is set, an int before."""
+    if isinstance(retry_after, timedelta):
+        return retry_after.total_seconds()
+    return float(retry_after)

@@ -1,0 +1,417 @@
+"""Store functions for broadcasts and their outbox of deliveries. None of them commits.
+
+A broadcast is scheduled, then started: starting it writes one delivery row per target chat in
+a single INSERT … SELECT, so a million subscribers never pass through Python. Workers claim
+queued deliveries in batches (`FOR UPDATE SKIP LOCKED` on PostgreSQL; on SQLite the claim is one
+atomic UPDATE … RETURNING), send them, and record the outcomes in batches. A claimed row is
+"sending" until its outcome is written; after a crash the next deliverer puts those back in the
+queue (`requeue_claimed`), which is the only way a message can be sent twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    and_,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    tuple_,
+    update,
+)
+from sqlalchemy.engine import CursorResult, Result
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from content.assemble import normalize_topic
+from db.models import (
+    ALL_TOPICS,
+    ArticleRow,
+    ArticleTopicRow,
+    BroadcastRow,
+    ChatRow,
+    DeliveryRow,
+    ReadingRow,
+    SubscriptionRow,
+)
+from db.store import dialect_insert, utcnow
+
+OPEN_BROADCAST_STATUSES = ("scheduled", "running")
+UNFINISHED_DELIVERY_STATUSES = ("queued", "sending")
+
+
+def _rowcount(result: Result[Any]) -> int:
+    """Rows an INSERT or UPDATE touched (DML results are cursor results)."""
+    return max(cast(CursorResult[Any], result).rowcount, 0)
+
+
+class UnknownArticle(LookupError):
+    """A broadcast names an article that is not stored."""
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A delivery a worker now owns: who gets which broadcast, in which language."""
+
+    broadcast_id: int
+    chat_id: int
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What happened to one claimed delivery; written back by record_outcomes."""
+
+    broadcast_id: int
+    chat_id: int
+    status: str  # sent, skipped, failed, dropped, or queued again for a retry
+    attempts: int
+    message_id: int | None = None
+    sent_at: datetime | None = None
+    not_before: datetime | None = None
+    error: str | None = None
+    # Telegram said the chat is unreachable (blocked, kicked, deleted): stop sending to it.
+    chat_gone: bool = False
+
+
+# Scheduling
+
+
+async def create_broadcast(
+    *,
+    session: AsyncSession,
+    article_id: int,
+    due_at: datetime,
+    topic: str | None = None,
+    created_by: int | None = None,
+) -> BroadcastRow:
+    """Schedule a broadcast of a stored article; UnknownArticle when there is none."""
+    if await session.get(ArticleRow, article_id) is None:
+        raise UnknownArticle(f"no article with id {article_id}")
+    wanted = normalize_topic(topic) if topic is not None else None
+    if wanted == "":
+        raise ValueError("empty topic")
+    row = BroadcastRow(
+        article_id=article_id,
+        topic=wanted,
+        status="scheduled",
+        due_at=due_at,
+        created_at=utcnow(),
+        created_by=created_by,
+        target_count=0,
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def get_broadcast(*, session: AsyncSession, broadcast_id: int) -> BroadcastRow | None:
+    """Return the broadcast with this id, or None."""
+    return await session.get(BroadcastRow, broadcast_id)
+
+
+async def list_broadcasts(*, session: AsyncSession, limit: int = 20) -> list[BroadcastRow]:
+    """Return the newest broadcasts first."""
+    stmt = select(BroadcastRow).order_by(BroadcastRow.id.desc()).limit(limit)
+    return list(await session.scalars(stmt))
+
+
+async def scheduled_broadcasts(*, session: AsyncSession) -> list[BroadcastRow]:
+    """Return the broadcasts waiting to start, earliest first."""
+    stmt = (
+        select(BroadcastRow)
+        .where(BroadcastRow.status == "scheduled")
+        .order_by(BroadcastRow.due_at, BroadcastRow.id)
+    )
+    return list(await session.scalars(stmt))
+
+
+async def start_broadcast(
+    *, session: AsyncSession, broadcast_id: int, now: datetime
+) -> int | None:
+    """Mark a scheduled broadcast running and queue one delivery per target chat.
+
+    Returns how many deliveries were queued, or None when the broadcast was not scheduled (already
+    started by another call, cancelled, missed or unknown): starting is idempotent.
+    """
+    started = await session.scalar(
+        update(BroadcastRow)
+        .where(BroadcastRow.id == broadcast_id, BroadcastRow.status == "scheduled")
+        .values(status="running", started_at=now)
+        .returning(BroadcastRow.id)
+    )
+    if started is None:
+        return None
+    broadcast = await session.get(BroadcastRow, broadcast_id, populate_existing=True)
+    assert broadcast is not None  # updated just above, in this transaction
+    topic_match: ColumnElement[bool]
+    if broadcast.topic is not None:
+        topic_match = SubscriptionRow.topic.in_([ALL_TOPICS, broadcast.topic])
+    else:
+        topic_match = or_(
+            SubscriptionRow.topic == ALL_TOPICS,
+            SubscriptionRow.topic.in_(
+                select(ArticleTopicRow.topic).where(
+                    ArticleTopicRow.article_id == broadcast.article_id
+                )
+            ),
+        )
+    targets = (
+        select(
+            literal(broadcast_id, Integer),
+            SubscriptionRow.chat_id,
+            literal("queued"),
+            literal(0, Integer),
+        )
+        .join(ChatRow, ChatRow.chat_id == SubscriptionRow.chat_id)
+        .where(ChatRow.active.is_(True), topic_match)
+        .distinct()
+    )
+    insert = dialect_insert(session, DeliveryRow).from_select(
+        ["broadcast_id", "chat_id", "status", "attempts"], targets
+    )
+    result = await session.execute(insert.on_conflict_do_nothing())
+    queued = _rowcount(result)
+    await session.execute(
+        update(BroadcastRow).where(BroadcastRow.id == broadcast_id).values(target_count=queued)
+    )
+    return queued
+
+
+async def mark_missed(*, session: AsyncSession, broadcast_id: int, now: datetime) -> bool:
+    """Give up on a scheduled broadcast that is too late to send; return whether it was one."""
+    missed = await session.scalar(
+        update(BroadcastRow)
+        .where(BroadcastRow.id == broadcast_id, BroadcastRow.status == "scheduled")
+        .values(status="missed", finished_at=now)
+        .returning(BroadcastRow.id)
+    )
+    return missed is not None
+
+
+async def cancel_broadcast(
+    *, session: AsyncSession, broadcast_id: int, now: datetime
+) -> int | None:
+    """Cancel a scheduled or running broadcast, dropping its unsent deliveries.
+
+    Returns how many deliveries were dropped, or None when there was nothing to cancel (unknown,
+    finished or already cancelled). Deliveries already in a worker's hands finish as they go.
+    """
+    cancelled = await session.scalar(
+        update(BroadcastRow)
+        .where(
+            BroadcastRow.id == broadcast_id,
+            BroadcastRow.status.in_(OPEN_BROADCAST_STATUSES),
+        )
+        .values(status="cancelled", finished_at=now)
+        .returning(BroadcastRow.id)
+    )
+    if cancelled is None:
+        return None
+    result = await session.execute(
+        update(DeliveryRow)
+        .where(DeliveryRow.broadcast_id == broadcast_id, DeliveryRow.status == "queued")
+        .values(status="dropped", error="cancelled")
+    )
+    return _rowcount(result)
+
+
+# Delivering
+
+
+async def requeue_claimed(*, session: AsyncSession) -> int:
+    """Put deliveries claimed by a deliverer that died back in the queue; return how many.
+
+    Only the process holding the delivery lock may call this: it is then the only deliverer, so
+    every claimed row belongs to one that is gone.
+    """
+    result = await session.execute(
+        update(DeliveryRow).where(DeliveryRow.status == "sending").values(status="queued")
+    )
+    return _rowcount(result)
+
+
+async def claim_deliveries(*, session: AsyncSession, limit: int, now: datetime) -> list[Claim]:
+    """Claim up to limit queued deliveries of running broadcasts that are due, oldest first."""
+    due = (
+        select(DeliveryRow.broadcast_id, DeliveryRow.chat_id)
+        .join(BroadcastRow, BroadcastRow.id == DeliveryRow.broadcast_id)
+        .where(
+            BroadcastRow.status == "running",
+            DeliveryRow.status == "queued",
+            or_(DeliveryRow.not_before.is_(None), DeliveryRow.not_before <= now),
+        )
+        .order_by(DeliveryRow.broadcast_id, DeliveryRow.chat_id)
+        .limit(limit)
+        # PostgreSQL: rows another worker is claiming are skipped, not waited for. SQLite drops
+        # the clause; its single UPDATE statement is atomic on its own.
+        .with_for_update(skip_locked=True, of=DeliveryRow)
+    )
+    stmt = (
+        update(DeliveryRow)
+        .where(tuple_(DeliveryRow.broadcast_id, DeliveryRow.chat_id).in_(due))
+        .values(status="sending", claimed_at=now)
+        .returning(DeliveryRow.broadcast_id, DeliveryRow.chat_id, DeliveryRow.attempts)
+    )
+    rows = (await session.execute(stmt)).all()
+    claims = [Claim(row.broadcast_id, row.chat_id, row.attempts) for row in rows]
+    # RETURNING gives no order; send in the order that was claimed.
+    claims.sort(key=lambda claim: (claim.broadcast_id, claim.chat_id))
+    return claims
+
+
+async def record_outcomes(*, session: AsyncSession, outcomes: Sequence[Outcome]) -> None:
+    """Write what happened to claimed deliveries (one batched UPDATE) and mark gone chats."""
+    if not outcomes:
+        return
+    await mark_chats_blocked(
+        session=session, chat_ids={o.chat_id for o in outcomes if o.chat_gone}
+    )
+    await session.execute(
+        update(DeliveryRow),
+        [
+            {
+                "broadcast_id": outcome.broadcast_id,
+                "chat_id": outcome.chat_id,
+                "status": outcome.status,
+                "attempts": outcome.attempts,
+                "message_id": outcome.message_id,
+                "sent_at": outcome.sent_at,
+                "not_before": outcome.not_before,
+                "error": outcome.error,
+            }
+            for outcome in outcomes
+        ],
+    )
+
+
+async def queue_delivery(*, session: AsyncSession, broadcast_id: int, chat_id: int) -> bool:
+    """Add one chat to a broadcast (a group that migrated); False when it already has a copy."""
+    stmt = (
+        dialect_insert(session, DeliveryRow)
+        .values(broadcast_id=broadcast_id, chat_id=chat_id, status="queued", attempts=0)
+        .on_conflict_do_nothing()
+        .returning(DeliveryRow.chat_id)
+    )
+    added = await session.scalar(stmt) is not None
+    if added:
+        await session.execute(
+            update(BroadcastRow)
+            .where(BroadcastRow.id == broadcast_id)
+            .values(target_count=BroadcastRow.target_count + 1)
+        )
+    return added
+
+
+async def running_broadcast_ids(*, session: AsyncSession) -> set[int]:
+    """Return the ids of the broadcasts being delivered."""
+    rows = await session.scalars(select(BroadcastRow.id).where(BroadcastRow.status == "running"))
+    return set(rows)
+
+
+async def finish_broadcasts(*, session: AsyncSession, now: datetime) -> list[int]:
+    """Mark done every running broadcast with nothing left to send; return their ids."""
+    unfinished = exists().where(
+        DeliveryRow.broadcast_id == BroadcastRow.id,
+        DeliveryRow.status.in_(UNFINISHED_DELIVERY_STATUSES),
+    )
+    rows = await session.scalars(
+        update(BroadcastRow)
+        .where(BroadcastRow.status == "running", ~unfinished)
+        .values(status="done", finished_at=now)
+        .returning(BroadcastRow.id)
+    )
+    return sorted(rows)
+
+
+async def chat_languages(
+    *, session: AsyncSession, chat_ids: Collection[int]
+) -> dict[int, tuple[bool, str | None, str | None]]:
+    """Return (active, chosen language, Telegram language) for each known chat."""
+    rows = await session.execute(
+        select(ChatRow.chat_id, ChatRow.active, ChatRow.language, ChatRow.telegram_language).where(
+            ChatRow.chat_id.in_(list(chat_ids))
+        )
+    )
+    return {row.chat_id: (row.active, row.language, row.telegram_language) for row in rows}
+
+
+async def mark_chats_blocked(*, session: AsyncSession, chat_ids: Collection[int]) -> None:
+    """Mark chats unreachable (blocked the bot, removed it, or gone)."""
+    if not chat_ids:
+        return
+    await session.execute(
+        update(ChatRow)
+        .where(ChatRow.chat_id.in_(sorted(chat_ids)))
+        .values(active=False, blocked_at=func.coalesce(ChatRow.blocked_at, utcnow()))
+    )
+
+
+# Reporting
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """How far a broadcast has come, by delivery status, and how many readers opened it."""
+
+    broadcast: BroadcastRow
+    queued: int
+    sending: int
+    sent: int
+    skipped: int
+    failed: int
+    dropped: int
+    readers: int
+
+    @property
+    def finished(self) -> int:
+        """Deliveries with a final outcome."""
+        return self.sent + self.skipped + self.failed + self.dropped
+
+
+async def broadcast_progress(*, session: AsyncSession, broadcast_id: int) -> Progress | None:
+    """Count a broadcast's deliveries by status and the readers who pressed "Read more"."""
+    broadcast = await session.get(BroadcastRow, broadcast_id, populate_existing=True)
+    if broadcast is None:
+        return None
+    rows = await session.execute(
+        select(DeliveryRow.status, func.count())
+        .where(DeliveryRow.broadcast_id == broadcast_id)
+        .group_by(DeliveryRow.status)
+    )
+    counts: dict[str, int] = {status: count for status, count in rows}
+    # A reader of this broadcast: a chat it reached that opened the article past its card.
+    readers = await session.scalar(
+        select(func.count())
+        .select_from(ReadingRow)
+        .join(
+            DeliveryRow,
+            and_(
+                DeliveryRow.chat_id == ReadingRow.chat_id,
+                DeliveryRow.broadcast_id == broadcast_id,
+                DeliveryRow.status == "sent",
+            ),
+        )
+        .where(
+            ReadingRow.article_id == broadcast.article_id,
+            # Only openings after the push count for it.
+            ReadingRow.updated_at >= DeliveryRow.sent_at,
+        )
+    )
+    return Progress(
+        broadcast=broadcast,
+        queued=counts.get("queued", 0),
+        sending=counts.get("sending", 0),
+        sent=counts.get("sent", 0),
+        skipped=counts.get("skipped", 0),
+        failed=counts.get("failed", 0),
+        dropped=counts.get("dropped", 0),
+        readers=readers or 0,
+    )
