@@ -10,6 +10,7 @@ of the last sends instead, and plugs into PTB through the same `BaseRateLimiter`
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import time
@@ -30,42 +31,50 @@ GROUP_LIMIT = 20  # messages to one group or channel …
 GROUP_PERIOD = 60.0  # … per this many seconds
 RETRY_MARGIN = 0.1  # Telegram's retry_after is rounded to whole seconds
 PRUNE_AT = 10_000  # per-chat entries kept before old ones are forgotten
-# Telegram counts by the arrival of requests, which jitter by a few milliseconds on the way:
-# every window is kept this much longer than the limit it enforces.
-JITTER_MARGIN = 0.02
 
 
 class SlidingWindow:
-    """At most `limit` events in any `period` seconds, each waiter served in turn."""
+    """At most `limit` requests arriving in any `period` seconds, wherever the network delays them.
+
+    Telegram counts requests when they arrive, somewhere between our sending and its answer. So a
+    request occupies the window from the moment it is sent until `period` after its answer:
+    `delay` counts those in flight and those answered within the last period. Two requests
+    that Telegram saw less than a period apart were then both counted when the later one left.
+    """
 
     def __init__(self, limit: int, period: float, clock: Callable[[], float]) -> None:
         self.limit = limit
-        self.period = period + JITTER_MARGIN
+        self.period = period
         self._clock = clock
-        self._events: deque[float] = deque()
-        self._lock = asyncio.Lock()
+        self._answered: deque[float] = deque()
+        self.in_flight = 0
 
     def delay(self) -> float:
-        """Seconds until one more event fits (0 when it fits now)."""
+        """Seconds until one more request may go (0: now; inf: when one in flight returns)."""
         now = self._clock()
-        while self._events and self._events[0] <= now - self.period:
-            self._events.popleft()
-        if len(self._events) < self.limit:
+        while self._answered and self._answered[0] <= now - self.period:
+            self._answered.popleft()
+        excess = self.in_flight + len(self._answered) - self.limit + 1
+        if excess <= 0:
             return 0.0
-        return self._events[0] + self.period - now
+        if excess > len(self._answered):
+            return math.inf
+        return self._answered[excess - 1] + self.period - now
 
-    async def acquire(self) -> None:
-        """Wait for room, then count one event."""
-        async with self._lock:
-            # Nothing signals "time has passed": sleeping until the window opens is the event.
-            while (wait := self.delay()) > 0:  # noqa: ASYNC110
-                await asyncio.sleep(wait)
-            self._events.append(self._clock())
+    def begin(self) -> None:
+        """A request leaves now."""
+        self.in_flight += 1
+
+    def end(self) -> None:
+        """Its answer (or failure) arrived now."""
+        self.in_flight -= 1
+        self._answered.append(self._clock())
 
     @property
-    def last(self) -> float | None:
-        """When the latest event happened."""
-        return self._events[-1] if self._events else None
+    def idle(self) -> bool:
+        """Nothing in flight and nothing answered within the period."""
+        self.delay()  # forgets answers older than the period
+        return self.in_flight == 0 and not self._answered
 
 
 def window_for_rate(rate: float, clock: Callable[[], float]) -> SlidingWindow:
@@ -90,6 +99,7 @@ class Pacer(BaseRateLimiter[None]):
         self._paid = window_for_rate(paid_rate, clock) if paid_rate else None
         self._chats: dict[int | str, SlidingWindow] = {}
         self._paused_until = 0.0
+        self._answered = asyncio.Event()
         self.max_retries = max_retries
         self.retry_after_count = 0
 
@@ -118,19 +128,32 @@ class Pacer(BaseRateLimiter[None]):
         return window
 
     def _forget_idle_chats(self) -> None:
-        horizon = self._clock() - GROUP_PERIOD
-        idle = [
-            chat_id
-            for chat_id, window in self._chats.items()
-            if window.last is None or window.last <= horizon
-        ]
+        idle = [chat_id for chat_id, window in self._chats.items() if window.idle]
         for chat_id in idle:
             del self._chats[chat_id]
 
-    async def _wait_for_pause(self) -> None:
-        # A later 429 may extend the pause while this one sleeps: look again after waking.
-        while (wait := self._paused_until - self._clock()) > 0:  # noqa: ASYNC110
-            await asyncio.sleep(wait)
+    async def _take_turn(self, windows: list[SlidingWindow]) -> None:
+        """Wait until every window has room and no pause holds, then enter them all at once.
+
+        Entering all at one instant matters: a request that took the chat's turn and then
+        waited for the global one would reach the chat later than its window believes.
+        """
+        while True:
+            wait = max([self._paused_until - self._clock(), *(w.delay() for w in windows)])
+            if wait <= 0:
+                break
+            answered = self._answered
+            # An answer can open a window before any timer would: wake on either.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(answered.wait(), None if math.isinf(wait) else wait)
+        for window in windows:
+            window.begin()
+
+    def _leave(self, windows: list[SlidingWindow]) -> None:
+        for window in windows:
+            window.end()
+        self._answered.set()
+        self._answered = asyncio.Event()
 
     async def process_request(
         self,
@@ -144,14 +167,13 @@ class Pacer(BaseRateLimiter[None]):
         """Wait for the chat's and the bot's turn, send, and on 429 pause everyone and retry."""
         chat_id = data.get("chat_id")
         window = self._paid if data.get("allow_paid_broadcast") else self._global
+        windows = []
+        if chat_id is not None:
+            windows.append(self._chat_window(chat_id))
+            if window is not None:
+                windows.append(window)
         for attempt in range(self.max_retries + 1):
-            await self._wait_for_pause()
-            if chat_id is not None:
-                await self._chat_window(chat_id).acquire()
-                if window is not None:
-                    await window.acquire()
-                # A 429 may have arrived while this request waited for its turn.
-                await self._wait_for_pause()
+            await self._take_turn(windows)
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as error:
@@ -161,6 +183,8 @@ class Pacer(BaseRateLimiter[None]):
                 log.warning("429 on %s: every send waits %.1f s", endpoint, seconds)
                 if attempt == self.max_retries:
                     raise
+            finally:
+                self._leave(windows)
         raise AssertionError("unreachable")  # pragma: no cover
 
 

@@ -1,0 +1,128 @@
+"""Pacing on a recorded timeline: the fake server notes when each message arrived."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import defaultdict
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.delivery import Deliverer
+from bot.pacing import GROUP_LIMIT, GROUP_PERIOD, Pacer, SlidingWindow
+from bot.sandbox.fake_api import FakeBotApi
+from tests.integration.delivery_fixtures import DELIVERY_TOKEN, DeliveryWorld, make_bot
+
+RATE = 10
+
+
+@pytest.fixture
+async def paced_world(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[DeliveryWorld]:
+    """A world whose bot is paced at RATE/s and whose server answers 429 when pushed harder."""
+    async with FakeBotApi(token=DELIVERY_TOKEN) as api:
+        api.enable_flood_control(global_per_second=RATE)
+        pacer = Pacer(rate=RATE, paid_rate=None)
+        bot = make_bot(api, pacer)
+        async with bot:
+            deliverer = Deliverer(
+                bot=bot, sessionmaker=sessionmaker, default_language="en", concurrency=8
+            )
+            yield DeliveryWorld(sessionmaker, api, bot, pacer, deliverer)
+
+
+def max_in_any_window(times: list[float], window: float) -> int:
+    """The most events in any half-open window [t, t + window)."""
+    times = sorted(times)
+    best, start = 0, 0
+    for end, moment in enumerate(times):
+        while times[start] <= moment - window:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+async def test_two_broadcasts_keep_every_limit_and_meet_no_429(paced_world: DeliveryWorld) -> None:
+    world = paced_world
+    readers = await world.add_readers(range(1, 16))
+    first = await world.add_article("en-night-buses.md")
+    second = await world.add_article("ar-solar-station.txt")
+    await world.start_broadcast(first)
+    await world.start_broadcast(second)  # every reader gets two messages: per-chat pacing
+
+    await world.deliver_all()
+
+    assert world.copies() == {chat_id: 2 for chat_id in readers}
+    assert world.pacer.retry_after_count == 0  # the server never had to say 429
+    times = [moment for moment, _, _ in world.api.timeline]
+    assert max_in_any_window(times, 1.0) <= RATE
+    by_chat: dict[int, list[float]] = defaultdict(list)
+    for moment, chat_id, _ in world.api.timeline:
+        by_chat[chat_id].append(moment)
+    for chat_id, moments in by_chat.items():
+        gap = moments[1] - moments[0]
+        assert gap >= 1.0, f"chat {chat_id} got two messages {gap:.3f} s apart"
+
+
+async def test_a_429_pauses_every_send_for_retry_after(world: DeliveryWorld) -> None:
+    readers = await world.add_readers(range(1, 31))
+    article_id = await world.add_article()
+    world.api.fail_next("sendMessage", 1, status=429, retry_after=1)
+    await world.start_broadcast(article_id)
+    started = time.monotonic()  # the fake server stamps its timeline with the same clock
+    await world.deliver_all()
+    assert world.copies() == {chat_id: 1 for chat_id in readers}
+    assert world.pacer.retry_after_count == 1
+    # The first send was refused. Sends already on the wire land at once (they cannot be
+    # recalled); after that nothing starts until retry_after has passed.
+    offsets = sorted(moment - started for moment, _, _ in world.api.timeline)
+    in_flight = [t for t in offsets if t < 0.3]
+    assert len(in_flight) < world.deliverer.concurrency
+    assert not [t for t in offsets if 0.3 <= t < 1.0]
+    assert len([t for t in offsets if t >= 1.0]) == len(readers) - len(in_flight)
+
+
+def test_sliding_window_counts_requests_in_flight_and_answered() -> None:
+    now = [100.0]
+    window = SlidingWindow(GROUP_LIMIT, GROUP_PERIOD, lambda: now[0])
+    for _ in range(GROUP_LIMIT - 1):
+        assert window.delay() == 0
+        window.begin()
+        now[0] += 1.0
+        window.end()
+    window.begin()
+    # 19 answered within the minute and one on its way: the next waits for the oldest answer
+    # (at 101.0) to be a full period old.
+    assert window.delay() == pytest.approx(101.0 + GROUP_PERIOD - now[0])
+    now[0] = 101.0 + GROUP_PERIOD
+    assert window.delay() == 0
+
+
+def test_requests_in_flight_alone_can_fill_a_window() -> None:
+    window = SlidingWindow(2, 1.0, lambda: 0.0)
+    window.begin()
+    window.begin()
+    assert window.delay() == math.inf  # only an answer can open it
+    window.end()
+    assert window.delay() == pytest.approx(1.0)
+
+
+def test_a_private_chat_gets_one_message_a_second_and_a_group_twenty_a_minute() -> None:
+    now = [0.0]
+    pacer = Pacer(rate=30, clock=lambda: now[0])
+    private = pacer._chat_window(5)
+    group = pacer._chat_window(-5)
+    private.begin()
+    now[0] = 0.3
+    private.end()
+    assert private.delay() == pytest.approx(1.0)  # a second after the answer, not the send
+    for _ in range(GROUP_LIMIT - 1):
+        group.begin()
+        group.end()
+    assert group.delay() == 0
+    group.begin()
+    group.end()
+    assert group.delay() == pytest.approx(GROUP_PERIOD)
