@@ -7,23 +7,28 @@ import json
 import logging
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
+from zoneinfo import ZoneInfo
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.progress import Progress as RichProgress
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.ingest import render, store_sources
+from bot.ingest import Stored, render, store_sources
 from bot.preview import preview_dict, render_preview
 from bot.settings import Settings
 from bot.source_loader import load_sources
+from bot.when import WhenError, parse_when
 from content.errors import ContentError
-from db import store
+from db import broadcasts, store
+from db.broadcasts import Progress
 from db.migrate import upgrade
-from db.models import ArticleRow
+from db.models import ArticleRow, BroadcastRow
 from db.session import create_engine, create_sessionmaker, unit_of_work
 
 app = typer.Typer(
@@ -38,6 +43,7 @@ console = Console()
 T = TypeVar("T")
 
 EXIT_BAD_INPUT = 2
+FOLLOW_INTERVAL = 0.5  # seconds between progress redraws
 
 
 class UsageError(Exception):
@@ -141,29 +147,237 @@ async def _stored_preview(session: AsyncSession, article_id: int) -> dict[str, A
 def ingest(
     sources: Annotated[list[str], typer.Argument(help="files, directories, feeds or URLs")],
     topic: Annotated[list[str] | None, typer.Option("--topic", help="add a topic")] = None,
+    publish: Annotated[
+        bool, typer.Option("--publish", help="push new articles to their subscribers")
+    ] = False,
+    at: Annotated[str | None, typer.Option("--at", help="when to push (with --publish)")] = None,
 ) -> None:
     """Store articles from text, Markdown, HTML and RSS/Atom sources (all or nothing)."""
 
     def run() -> None:
         settings = Settings()
+        if at is not None and not publish:
+            raise UsageError("--at needs --publish")
+        # Read the time first: a bad WHEN must store nothing.
+        due_at = _when(settings, at or "now") if publish else None
         parsed = load_sources(sources)  # every source is read before anything is stored
         for source in parsed:
             for skipped in source.skipped:
                 print(f"newsbot: {source.name}: skipped {skipped}", file=sys.stderr)
-        stored = with_store(
-            settings,
-            lambda session: store_sources(
+
+        async def work(session: AsyncSession) -> list[tuple[Stored, int | None]]:
+            stored = await store_sources(
                 session=session,
                 sources=parsed,
                 topics=topic or [],
                 target=settings.section_target,
-            ),
-        )
-        for item in stored:
+            )
+            results = []
+            for item in stored:
+                broadcast_id = None
+                # An article stored before was pushed (or not) then: pushing it again on a
+                # re-ingest would repeat it to every reader. `newsbot publish ID` does that.
+                if due_at is not None and item.created:
+                    row = await broadcasts.create_broadcast(
+                        session=session, article_id=item.article_id, due_at=due_at
+                    )
+                    broadcast_id = row.id
+                results.append((item, broadcast_id))
+            return results
+
+        for item, broadcast_id in with_store(settings, work):
             note = "" if item.created else "\t(already stored)"
+            if broadcast_id is not None:
+                note += f"\tbroadcast #{broadcast_id}"
             print(f"{item.article_id}\t{item.sections}\t{item.title}{note}")
 
     guarded(run)
+
+
+def _when(settings: Settings, when: str) -> datetime:
+    """An operator's WHEN read in NEWSBOT_TIMEZONE; bad input is a usage error."""
+    try:
+        return parse_when(when, now=datetime.now(UTC), zone=settings.timezone)
+    except WhenError as error:
+        raise UsageError(str(error)) from None
+
+
+def _local(settings: Settings, moment: datetime) -> str:
+    return moment.astimezone(ZoneInfo(settings.timezone)).strftime("%Y-%m-%d %H:%M %Z")
+
+
+@app.command()
+def publish(
+    article_id: Annotated[int, typer.Argument(help="the stored article's id", min=1)],
+    at: Annotated[str | None, typer.Option("--at", help="when: now, 18:00, in 2h, …")] = None,
+    topic: Annotated[
+        str | None, typer.Option("--topic", help="only this topic's subscribers")
+    ] = None,
+) -> None:
+    """Schedule a broadcast of an article (now when --at is absent); the running bot sends it."""
+
+    def run() -> None:
+        settings = Settings()
+        due_at = _when(settings, at or "now")
+
+        async def work(session: AsyncSession) -> BroadcastRow:
+            try:
+                return await broadcasts.create_broadcast(
+                    session=session, article_id=article_id, due_at=due_at, topic=topic
+                )
+            except broadcasts.UnknownArticle as error:
+                raise UsageError(str(error)) from None
+            except ValueError as error:
+                raise UsageError(f"bad topic: {error}") from None
+
+        row = with_store(settings, work)
+        audience = f"subscribers of {row.topic!r}" if row.topic else "subscribers of its topics"
+        print(
+            f"broadcast #{row.id}: article {row.article_id} to {audience}, "
+            f"due {_local(settings, row.due_at)}"
+        )
+
+    guarded(run)
+
+
+def _progress_table(settings: Settings, rows: list[Progress]) -> Table:
+    table = Table(
+        "id",
+        "status",
+        "article",
+        "topic",
+        "due",
+        "targets",
+        "sent",
+        "skipped",
+        "failed",
+        "waiting",
+        "dropped",
+        "readers",
+    )
+    for progress in rows:
+        b = progress.broadcast
+        table.add_row(
+            str(b.id),
+            b.status,
+            str(b.article_id),
+            b.topic or "",
+            _local(settings, b.due_at),
+            str(b.target_count),
+            str(progress.sent),
+            str(progress.skipped),
+            str(progress.failed),
+            str(progress.queued + progress.sending),
+            str(progress.dropped),
+            str(progress.readers),
+        )
+    return table
+
+
+@app.command("broadcasts")
+def list_broadcasts(
+    limit: Annotated[int, typer.Option("--limit", min=1, max=1000, help="how many")] = 20,
+) -> None:
+    """List broadcasts, newest first, with their progress."""
+
+    def run() -> list[Progress]:
+        async def work(session: AsyncSession) -> list[Progress]:
+            rows = await broadcasts.list_broadcasts(session=session, limit=limit)
+            found = [
+                await broadcasts.broadcast_progress(session=session, broadcast_id=row.id)
+                for row in rows
+            ]
+            return [progress for progress in found if progress is not None]
+
+        return with_store(Settings(), work)
+
+    rows = guarded(run)
+    console.print(_progress_table(Settings(), rows))
+
+
+@app.command()
+def cancel(
+    broadcast_id: Annotated[int, typer.Argument(help="the broadcast's id", min=1)],
+) -> None:
+    """Cancel a scheduled or running broadcast; its unsent messages are dropped."""
+
+    def run() -> None:
+        async def work(session: AsyncSession) -> int:
+            dropped = await broadcasts.cancel_broadcast(
+                session=session, broadcast_id=broadcast_id, now=datetime.now(UTC)
+            )
+            if dropped is not None:
+                return dropped
+            row = await broadcasts.get_broadcast(session=session, broadcast_id=broadcast_id)
+            if row is None:
+                raise UsageError(f"no broadcast with id {broadcast_id}")
+            raise UsageError(f"broadcast #{broadcast_id} is {row.status}: nothing to cancel")
+
+        dropped = with_store(Settings(), work)
+        print(f"broadcast #{broadcast_id} cancelled; {dropped} unsent messages dropped")
+
+    guarded(run)
+
+
+@app.command()
+def stats(
+    broadcast_id: Annotated[
+        int | None, typer.Argument(help="a broadcast's id (default: the newest)", min=1)
+    ] = None,
+    follow: Annotated[
+        bool, typer.Option("--follow", help="show a progress bar until it finishes")
+    ] = False,
+) -> None:
+    """Count a broadcast's deliveries by outcome, and the readers who opened "Read more"."""
+
+    def run() -> None:
+        settings = Settings()
+
+        async def read(session: AsyncSession) -> Progress:
+            wanted = broadcast_id
+            if wanted is None:
+                newest = await broadcasts.list_broadcasts(session=session, limit=1)
+                if not newest:
+                    raise UsageError("no broadcasts yet")
+                wanted = newest[0].id
+            progress = await broadcasts.broadcast_progress(session=session, broadcast_id=wanted)
+            if progress is None:
+                raise UsageError(f"no broadcast with id {wanted}")
+            return progress
+
+        progress = with_store(settings, read)
+        if follow and progress.broadcast.status in ("scheduled", "running"):
+            progress = asyncio.run(_follow(settings, progress.broadcast.id))
+        console.print(_progress_table(settings, [progress]))
+
+    guarded(run)
+
+
+async def _follow(settings: Settings, broadcast_id: int) -> Progress:
+    """Redraw a progress bar from the database until the broadcast is no longer open."""
+    engine = create_engine(settings.database_url)
+    try:
+        sessionmaker = create_sessionmaker(engine)
+        with RichProgress(console=console) as bar:
+            task = bar.add_task(f"broadcast #{broadcast_id}", total=None)
+            while True:
+                async with unit_of_work(sessionmaker) as session:
+                    progress = await broadcasts.broadcast_progress(
+                        session=session, broadcast_id=broadcast_id
+                    )
+                assert progress is not None  # it existed a moment ago; broadcasts are kept
+                b = progress.broadcast
+                bar.update(
+                    task,
+                    total=b.target_count or None,
+                    completed=progress.finished,
+                    description=f"broadcast #{broadcast_id} ({b.status})",
+                )
+                if b.status not in ("scheduled", "running"):
+                    return progress
+                await asyncio.sleep(FOLLOW_INTERVAL)
+    finally:
+        await engine.dispose()
 
 
 @app.command()

@@ -22,6 +22,7 @@ from db.migrate import upgrade
 from tests.texts import SAMPLES
 
 TOKEN = "123456:TEST-token-for-the-fake-api"
+OPERATOR = 7007  # the one user id in NEWSBOT_OPERATORS
 
 
 @dataclass
@@ -103,6 +104,7 @@ async def bot(fake_api: FakeBotApi, database_url: str) -> AsyncIterator[BotHarne
         api_url=fake_api.url,
         database_url=database_url,
         language="ar",
+        operators=frozenset({OPERATOR}),
         section_target=400,  # short sections, so a sample article needs several "Next" presses
     )
     app = build_application(settings)

@@ -1,0 +1,233 @@
+"""What an editor can do in the chat: publish, schedule, list, cancel and count broadcasts.
+
+Only user ids in NEWSBOT_OPERATORS; anyone else gets a polite refusal and nothing changes.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import Update
+from telegram.ext import Application, CommandHandler
+
+from bot.context import Context
+from bot.handlers.common import enter
+from bot.texts import text
+from bot.when import WhenError, parse_when
+from db import broadcasts
+from db.broadcasts import Progress, UnknownArticle
+
+LIST_LIMIT = 10
+# parse_when is asked only whether words read as a time at all; "past" must not refuse them.
+_FAR_PAST = datetime(2000, 1, 1, tzinfo=UTC)
+Reply = Callable[[AsyncSession, int, str, Sequence[str], Context], Awaitable[str]]
+
+
+def _article_id(argument: str) -> int | None:
+    return int(argument) if argument.isdigit() and len(argument) <= 18 else None
+
+
+def describe(progress: Progress, language: str, zone: str) -> str:
+    """One broadcast as two lines of plain text: status, due time, and its counts."""
+    broadcast = progress.broadcast
+    when = broadcast.due_at.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M %Z")
+    return text(
+        language,
+        "broadcast_line",
+        id=broadcast.id,
+        status=text(language, f"status_{broadcast.status}"),
+        article=broadcast.article_id,
+        when=when,
+        sent=progress.sent,
+        target=broadcast.target_count,
+        skipped=progress.skipped,
+        failed=progress.failed,
+        queued=progress.queued + progress.sending,
+    )
+
+
+async def _schedule(
+    session: AsyncSession,
+    context: Context,
+    *,
+    user_id: int,
+    language: str,
+    article_id: int,
+    when: str,
+    topic: str | None,
+) -> str:
+    settings = context.bot_data.config
+    due_at = parse_when(when, now=context.bot_data.clock(), zone=settings.timezone)
+    broadcast = await broadcasts.create_broadcast(
+        session=session, article_id=article_id, due_at=due_at, topic=topic, created_by=user_id
+    )
+    audience = (
+        text(language, "audience_topic", topic=broadcast.topic)
+        if broadcast.topic
+        else text(language, "audience_all")
+    )
+    local = due_at.astimezone(ZoneInfo(settings.timezone)).strftime("%Y-%m-%d %H:%M %Z")
+    return text(
+        language,
+        "broadcast_created",
+        id=broadcast.id,
+        article=article_id,
+        audience=audience,
+        when=local,
+    )
+
+
+def _split_when_and_topic(words: Sequence[str]) -> tuple[str, str | None]:
+    """The longest leading words that read as a time, and the rest as the topic.
+
+    "tomorrow 08:00 sport" → ("tomorrow 08:00", "sport"). When no prefix reads as a time, the
+    whole text is returned so the error names what was typed.
+    """
+    for end in range(len(words), 0, -1):
+        try:
+            parse_when(" ".join(words[:end]), now=_FAR_PAST, zone="UTC")
+        except WhenError as error:
+            if error.code == "malformed":
+                continue
+        topic = " ".join(words[end:]).strip()
+        return " ".join(words[:end]), topic or None
+    return " ".join(words), None
+
+
+async def publish(
+    session: AsyncSession, user_id: int, language: str, args: Sequence[str], context: Context
+) -> str:
+    """/publish ARTICLE-ID [WHEN]: push an article to its topics' subscribers."""
+    article_id = _article_id(args[0]) if args else None
+    if article_id is None:
+        return text(language, "publish_usage")
+    return await _schedule(
+        session,
+        context,
+        user_id=user_id,
+        language=language,
+        article_id=article_id,
+        when=" ".join(args[1:]) or "now",
+        topic=None,
+    )
+
+
+async def schedule(
+    session: AsyncSession, user_id: int, language: str, args: Sequence[str], context: Context
+) -> str:
+    """/schedule ARTICLE-ID WHEN [topic]: a broadcast at a time, optionally to one topic."""
+    article_id = _article_id(args[0]) if args else None
+    if article_id is None or len(args) < 2:
+        return text(language, "schedule_usage")
+    when, topic = _split_when_and_topic(args[1:])
+    return await _schedule(
+        session,
+        context,
+        user_id=user_id,
+        language=language,
+        article_id=article_id,
+        when=when,
+        topic=topic,
+    )
+
+
+async def list_broadcasts(
+    session: AsyncSession, user_id: int, language: str, args: Sequence[str], context: Context
+) -> str:
+    """/broadcasts: the newest broadcasts with their progress."""
+    rows = await broadcasts.list_broadcasts(session=session, limit=LIST_LIMIT)
+    if not rows:
+        return text(language, "broadcasts_none")
+    zone = context.bot_data.config.timezone
+    lines = [text(language, "broadcasts_header")]
+    for row in rows:
+        progress = await broadcasts.broadcast_progress(session=session, broadcast_id=row.id)
+        if progress is not None:
+            lines.append(describe(progress, language, zone))
+    return "\n\n".join(lines)
+
+
+async def cancel(
+    session: AsyncSession, user_id: int, language: str, args: Sequence[str], context: Context
+) -> str:
+    """/cancel BROADCAST-ID: stop a pending or running broadcast; unsent copies are dropped."""
+    broadcast_id = _article_id(args[0]) if len(args) == 1 else None
+    if broadcast_id is None:
+        return text(language, "cancel_usage")
+    dropped = await broadcasts.cancel_broadcast(
+        session=session, broadcast_id=broadcast_id, now=context.bot_data.clock()
+    )
+    if dropped is not None:
+        return text(language, "broadcast_cancelled", id=broadcast_id, dropped=dropped)
+    row = await broadcasts.get_broadcast(session=session, broadcast_id=broadcast_id)
+    if row is None:
+        return text(language, "no_broadcast", id=broadcast_id)
+    status = text(language, f"status_{row.status}")
+    return text(language, "broadcast_not_open", id=broadcast_id, status=status)
+
+
+async def stats(
+    session: AsyncSession, user_id: int, language: str, args: Sequence[str], context: Context
+) -> str:
+    """/stats [BROADCAST-ID]: counts by outcome and readers who opened "Read more"."""
+    zone = context.bot_data.config.timezone
+    if not args:
+        rows = await broadcasts.list_broadcasts(session=session, limit=1)
+        if not rows:
+            return text(language, "broadcasts_none")
+        broadcast_id: int | None = rows[0].id
+    else:
+        broadcast_id = _article_id(args[0]) if len(args) == 1 else None
+    if broadcast_id is None:
+        return text(language, "stats_usage")
+    progress = await broadcasts.broadcast_progress(session=session, broadcast_id=broadcast_id)
+    if progress is None:
+        return text(language, "no_broadcast", id=broadcast_id)
+    readers = text(language, "broadcast_readers", readers=progress.readers)
+    return f"{describe(progress, language, zone)}\n{readers}"
+
+
+def _operator_command(reply: Reply) -> Callable[[Update, Context], Coroutine[Any, Any, None]]:
+    """Wrap an operator action: refuse non-operators, turn bad input into a clear answer."""
+
+    async def handle(update: Update, context: Context) -> None:
+        user = update.effective_user
+        async with context.bot_data.unit_of_work() as session:
+            chat_id, language = await enter(session, update, context)
+        if user is None or user.id not in context.bot_data.config.operators:
+            await context.bot.send_message(chat_id, text(language, "not_operator"))
+            return
+        try:
+            async with context.bot_data.unit_of_work() as session:
+                answer = html.escape(
+                    await reply(session, user.id, language, context.args or [], context),
+                    quote=False,
+                )
+        except WhenError as error:
+            answer = html.escape(error.message(language), quote=False)
+        except UnknownArticle:
+            answer = text(language, "no_article", id=html.escape((context.args or [""])[0]))
+        await context.bot.send_message(chat_id, answer)
+        # A broadcast due now should not wait for the next tick.
+        if reply in (publish, schedule) and context.bot_data.scheduler is not None:
+            await context.bot_data.scheduler.tick()
+
+    handle.__doc__ = reply.__doc__
+    return handle
+
+
+def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Operator commands; registered before the reader's catch-all."""
+    for name, reply in (
+        ("publish", publish),
+        ("schedule", schedule),
+        ("broadcasts", list_broadcasts),
+        ("cancel", cancel),
+        ("stats", stats),
+    ):
+        app.add_handler(CommandHandler(name, _operator_command(reply)))
