@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import logging
 from typing import Any
 
@@ -12,6 +13,7 @@ from telegram.ext import Application, ApplicationBuilder, Defaults, ExtBot
 
 from bot.context import CONTEXT_TYPES, BotData, Context
 from bot.delivery import Deliverer
+from bot.feeds import JOB_FIRST, JOB_INTERVAL, FeedPoller, poll_job
 from bot.handlers import operator, reader
 from bot.menu import menu_commands
 from bot.pacing import Pacer
@@ -84,19 +86,15 @@ async def open_resources(app: NewsApp) -> None:
     )
 
     async def report_missed(broadcast: BroadcastRow) -> None:
-        for operator_id in settings.operators:
-            try:
-                await app.bot.send_message(
-                    operator_id,
-                    text(
-                        settings.language,
-                        "broadcast_missed",
-                        id=broadcast.id,
-                        article=broadcast.article_id,
-                    ),
-                )
-            except TelegramError as error:
-                log.warning("could not tell operator %s: %s", operator_id, error)
+        await tell_operators(
+            app,
+            text(
+                settings.language,
+                "broadcast_missed",
+                id=broadcast.id,
+                article=broadcast.article_id,
+            ),
+        )
 
     data.scheduler = BroadcastScheduler(
         sessionmaker=data.sessionmaker,
@@ -107,8 +105,41 @@ async def open_resources(app: NewsApp) -> None:
         job_queue=app.job_queue,
         on_missed=report_missed,
     )
+    if settings.feeds:
+
+        async def report_feed_failure(source: str, reason: str) -> None:
+            # Messages are HTML by default; a reason may quote the feed's markup.
+            message = text(
+                settings.language,
+                "feed_failed",
+                source=html.escape(source),
+                reason=html.escape(reason),
+            )
+            await tell_operators(app, message)
+
+        data.feeds = FeedPoller(
+            sessionmaker=data.sessionmaker,
+            sources=settings.feeds,
+            interval=settings.feed_interval,
+            target=settings.section_target,
+            clock=data.clock,
+            on_failure=report_feed_failure,
+        )
+        if app.job_queue is not None:
+            app.job_queue.run_repeating(
+                poll_job, interval=JOB_INTERVAL, first=JOB_FIRST, name="feed-poll"
+            )
     if app.job_queue is not None:
         app.job_queue.run_repeating(tick, interval=TICK_INTERVAL, first=0, name="broadcast-tick")
+
+
+async def tell_operators(app: NewsApp, message: str) -> None:
+    """Send a notice to every operator; one who never started the bot is skipped."""
+    for operator_id in app.bot_data.config.operators:
+        try:
+            await app.bot.send_message(operator_id, message)
+        except TelegramError as error:
+            log.warning("could not tell operator %s: %s", operator_id, error)
 
 
 async def tick(context: Context) -> None:
@@ -125,7 +156,10 @@ async def stop_delivery(app: NewsApp) -> None:
 
 
 async def close_resources(app: NewsApp) -> None:
-    """Dispose of the database engine."""
+    """Close the feed poller's HTTP session and dispose of the database engine."""
+    if app.bot_data.feeds is not None:
+        await app.bot_data.feeds.close()
+        app.bot_data.feeds = None
     if app.bot_data.engine is not None:
         await app.bot_data.engine.dispose()
         app.bot_data.engine = None

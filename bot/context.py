@@ -15,6 +15,7 @@ from bot.settings import Settings
 from db.session import unit_of_work
 
 if TYPE_CHECKING:
+    from bot.feeds import FeedPoller
     from bot.scheduler import BroadcastScheduler
 
 
@@ -31,6 +32,7 @@ class BotData:
     engine: AsyncEngine | None = None
     sessionmaker: async_sessionmaker[AsyncSession] | None = None
     scheduler: BroadcastScheduler | None = None
+    feeds: FeedPoller | None = None
     # Every "now" of scheduling comes from here, so tests can move time by hand.
     clock: Callable[[], datetime] = field(default=utcnow)
 

@@ -2,9 +2,9 @@
 
 Three kinds of task share one queue: a claimer keeps the local queue topped up from the outbox,
 `concurrency` senders send (the Pacer on the bot spaces them), and a recorder writes outcomes
-back every few milliseconds. A message can be sent twice only if the process dies after
-Telegram answered and before the recorder wrote the answer; the recorder's short interval and
-the bounded number of requests in flight keep that window small.
+back as soon as they arrive (a group commit). A message can be sent twice only if the process
+dies after it left and before the recorder wrote Telegram's answer: the requests in flight plus
+the answers that arrived during one database write.
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5  # transient failures before a delivery is failed
 BACKOFF_BASE = 1.0  # seconds; doubles with each attempt
 BACKOFF_CAP = 60.0
-FLUSH_INTERVAL = 0.02  # seconds between outcome writes while sending
 OPEN_CHECK_INTERVAL = 0.5  # seconds between looks for cancelled broadcasts while sending
 ERROR_TEXT_LIMIT = 500
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
@@ -135,6 +134,7 @@ class Deliverer:
         outcomes: list[Outcome] = []
         recorded = 0
         senders_done = asyncio.Event()
+        have_outcomes = asyncio.Event()
 
         async def claimer() -> None:
             try:
@@ -148,32 +148,37 @@ class Deliverer:
         async def sender() -> None:
             while (job := await queue.get()) is not None:
                 outcomes.append(await self._deliver(job))
+                have_outcomes.set()
 
         async def senders() -> None:
             try:
                 await asyncio.gather(*(sender() for _ in range(self.concurrency)))
             finally:
                 senders_done.set()
+                have_outcomes.set()
 
         async def recorder() -> None:
+            # Group commit: write whatever has arrived as soon as the previous write is done.
+            # At a low rate each outcome is written on its own at once; at a high rate batches
+            # grow by themselves. Either way an answer waits at most one write to be recorded.
             nonlocal recorded
             checked = time.monotonic()
             while True:
+                await have_outcomes.wait()
+                have_outcomes.clear()
                 finished = senders_done.is_set()
                 if outcomes:
                     batch = outcomes[:]
                     del outcomes[: len(batch)]
                     await self._record(batch)
                     recorded += len(batch)
-                if finished:
+                if finished and not outcomes:
                     return
                 # A cancel from another process shows only in the database: look now and then.
                 if time.monotonic() - checked >= OPEN_CHECK_INTERVAL:
                     checked = time.monotonic()
                     async with unit_of_work(self.sessionmaker) as session:
                         self._open = await broadcasts.running_broadcast_ids(session=session)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(senders_done.wait(), FLUSH_INTERVAL)
 
         async with asyncio.TaskGroup() as group:
             group.create_task(claimer())

@@ -171,6 +171,10 @@ _TEXTS: Final[dict[str, dict[str, str]]] = {
         "ar": "⚠️ فات موعد البث #{id} (القصة {article}) ولم يُرسل.",
         "en": "⚠️ Broadcast #{id} (article {article}) missed its time and was not sent.",
     },
+    "feed_failed": {
+        "ar": "⚠️ تعذّرت قراءة خلاصة الأخبار {source}: {reason}\nستُعاد المحاولة على فترات متزايدة.",
+        "en": "⚠️ The feed {source} could not be read: {reason}\nIt will be retried, less often.",
+    },
     "status_scheduled": {"ar": "مجدول", "en": "scheduled"},
     "status_running": {"ar": "جارٍ", "en": "running"},
     "status_done": {"ar": "اكتمل", "en": "done"},

@@ -1,0 +1,383 @@
+"""Poll RSS/Atom feeds (files or http(s) URLs): store new entries and push each one once.
+
+Every feed has a FeedState. A poll asks only for what changed: URLs with the last answer's ETag
+and Last-Modified (304 means nothing to do), files only when their mtime or size moved. An entry
+is new when no stored article has its guid or link; new entries are stored in one unit of work
+per feed, and each article that store created gets a broadcast due now, so a re-announced entry
+is never pushed twice.
+
+The first poll after start pushes the entries that are not stored yet, rather than taking them
+as a baseline: the database, not this process's memory, says what is known, so a restart never
+repeats a story, and a story published while the bot was down (a deploy, a crash) still reaches
+readers, which is what a publisher expects of its own feed. What a baseline would have guarded
+against, a newly added feed flooding readers with its archive, is handled by age instead: an
+entry published more than `max_age` ago is stored (readable with /latest) but not pushed.
+
+A failing feed (network error, HTTP >= 400, not a feed, no readable entry) backs off
+exponentially up to an hour; operators are told once per streak of failures, the log every time.
+URLs are logged without their query and credentials, since feed URLs often carry keys.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit, urlunsplit
+
+import aiohttp
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot import source_loader
+from bot.ingest import store_sources
+from content.article import Article
+from content.errors import ContentError
+from content.feed_parser import parse_feed
+from content.sources import ParsedSource
+from db import broadcasts, store
+from db.session import unit_of_work
+
+if TYPE_CHECKING:
+    from bot.context import Context
+
+log = logging.getLogger(__name__)
+
+FETCH_TIMEOUT = aiohttp.ClientTimeout(total=source_loader.FETCH_TIMEOUT_SECONDS)
+USER_AGENT = "newsbot (+feed reader)"
+MAX_BACKOFF = timedelta(hours=1)
+# Older entries are stored but not pushed: news from yesterday is no longer news to push.
+MAX_ENTRY_AGE = timedelta(hours=24)
+JOB_INTERVAL = 10.0  # seconds between the job's looks at which feeds are due
+JOB_FIRST = 1.0
+MAX_REASON_CHARS = 300
+_READ_CHUNK = 64 * 1024
+# 2**16 intervals exceed any cap; a larger exponent would only risk overflowing timedelta.
+_MAX_EXPONENT = 16
+
+FailureCallback = Callable[[str, str], Awaitable[None]]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def is_url(source: str) -> bool:
+    """Whether a configured feed is fetched over HTTP rather than read from a file."""
+    return source.startswith(("http://", "https://"))
+
+
+def redact(source: str) -> str:
+    """The source as it may be logged or shown: a URL loses its credentials, query and fragment."""
+    if not is_url(source):
+        return source
+    parts = urlsplit(source)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def backoff(interval: timedelta, failures: int) -> timedelta:
+    """The wait after `failures` failures in a row: interval * 2**failures, at most an hour."""
+    if failures <= 0:
+        return interval
+    # A feed polled less often than hourly never waits less than its own interval.
+    cap = max(interval, MAX_BACKOFF)
+    return min(interval * (1 << min(failures, _MAX_EXPONENT)), cap)
+
+
+@dataclass
+class FeedState:
+    """What the poller remembers of one feed between polls."""
+
+    source: str
+    next_poll_at: datetime
+    etag: str | None = None
+    last_modified: str | None = None  # the Last-Modified header, sent back verbatim
+    mtime_ns: int | None = None
+    size: int | None = None
+    failures: int = 0  # in a row; 0 after any success
+    last_error: str | None = None
+
+    @property
+    def label(self) -> str:
+        """The feed's name for logs and operators (a URL without its query)."""
+        return redact(self.source)
+
+
+class FeedFailure(Exception):
+    """A poll of one feed failed; the message is one line for logs and operators."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Fetched:
+    """A changed feed document and the validators to remember once it is stored."""
+
+    data: bytes
+    etag: str | None = None
+    last_modified: str | None = None
+    mtime_ns: int | None = None
+    size: int | None = None
+
+
+class FeedPoller:
+    """Polls the configured feeds when due; stores new entries and schedules their broadcasts."""
+
+    def __init__(
+        self,
+        *,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        sources: Sequence[str],
+        interval: timedelta,
+        target: int,
+        clock: Callable[[], datetime] = _utcnow,
+        http: aiohttp.ClientSession | None = None,
+        on_failure: FailureCallback | None = None,
+        max_age: timedelta | None = MAX_ENTRY_AGE,
+    ) -> None:
+        if interval <= timedelta(0):
+            raise ValueError("the feed interval must be positive")
+        self.sessionmaker = sessionmaker
+        self.interval = interval
+        self.target = target
+        self.clock = clock
+        self.on_failure = on_failure
+        self.max_age = max_age
+        now = clock()
+        # dict.fromkeys: a feed listed twice is still polled once.
+        self.states = [FeedState(source, next_poll_at=now) for source in dict.fromkeys(sources)]
+        self._http = http
+        self._owns_http = http is None
+        self._lock = asyncio.Lock()
+
+    @property
+    def busy(self) -> bool:
+        """Whether a poll is running now."""
+        return self._lock.locked()
+
+    async def poll_due(self) -> list[int]:
+        """Poll every feed whose time has come; the ids of new articles that got a broadcast."""
+        async with self._lock:
+            now = self.clock()
+            due = [state for state in self.states if state.next_poll_at <= now]
+            if not due:
+                return []
+            # Downloads run side by side; storing runs one feed at a time, so SQLite's single
+            # writer is never contended by this poller itself.
+            fetched = await asyncio.gather(
+                *(self._fetch(state) for state in due), return_exceptions=True
+            )
+            pushed: list[int] = []
+            for state, result in zip(due, fetched, strict=True):
+                pushed.extend(await self._settle(state, result, now))
+            return pushed
+
+    async def close(self) -> None:
+        """Close the HTTP session if the poller opened it."""
+        if self._owns_http and self._http is not None:
+            await self._http.close()
+            self._http = None
+
+    async def _settle(
+        self, state: FeedState, result: _Fetched | BaseException | None, now: datetime
+    ) -> list[int]:
+        """Store what a fetch brought and schedule the feed's next poll; never raises."""
+        pushed: list[int] = []
+        try:
+            if isinstance(result, BaseException):
+                raise result
+            if result is not None:
+                pushed = await self._ingest(state, result)
+                # Remembered only once stored: had the validators been kept and the store
+                # failed, the next poll would get a 304 and those entries would be lost.
+                state.etag, state.last_modified = result.etag, result.last_modified
+                state.mtime_ns, state.size = result.mtime_ns, result.size
+        except FeedFailure as failure:
+            await self._failed(state, str(failure), now)
+            return []
+        except Exception as error:
+            # Not the feed's fault (the database, say), but the poll job must survive it and
+            # the feed must not be hammered meanwhile.
+            log.exception("polling feed %s failed unexpectedly", state.label)
+            await self._failed(state, f"internal error ({type(error).__name__})", now)
+            return []
+        if state.failures:
+            log.info("feed %s works again after %d failures", state.label, state.failures)
+        state.failures = 0
+        state.last_error = None
+        state.next_poll_at = now + self.interval
+        return pushed
+
+    async def _failed(self, state: FeedState, reason: str, now: datetime) -> None:
+        state.failures += 1
+        state.last_error = reason
+        delay = backoff(self.interval, state.failures)
+        state.next_poll_at = now + delay
+        log.warning(
+            "feed %s failed (%d in a row; next try in %s): %s",
+            state.label,
+            state.failures,
+            delay,
+            reason,
+        )
+        if state.failures == 1 and self.on_failure is not None:
+            try:
+                await self.on_failure(state.label, reason)
+            except Exception:
+                log.exception("could not report the failure of feed %s", state.label)
+
+    # Fetching
+
+    async def _fetch(self, state: FeedState) -> _Fetched | None:
+        """The feed's document if it changed since the last successful poll, else None."""
+        if is_url(state.source):
+            return await self._fetch_url(state)
+        return await asyncio.to_thread(_read_file, state.source, state.mtime_ns, state.size)
+
+    def _session(self) -> aiohttp.ClientSession:
+        # Opened on first use, inside the running event loop, as aiohttp wants.
+        if self._http is None:
+            self._http = aiohttp.ClientSession()
+        return self._http
+
+    async def _fetch_url(self, state: FeedState) -> _Fetched | None:
+        headers = {"User-Agent": USER_AGENT}
+        if state.etag is not None:
+            headers["If-None-Match"] = state.etag
+        if state.last_modified is not None:
+            headers["If-Modified-Since"] = state.last_modified
+        try:
+            async with self._session().get(
+                state.source, headers=headers, timeout=FETCH_TIMEOUT
+            ) as response:
+                if response.status == 304:
+                    return None
+                if response.status >= 400:
+                    raise FeedFailure(f"the server answered HTTP {response.status}")
+                length = response.content_length
+                if length is not None and length > source_loader.MAX_SOURCE_BYTES:
+                    raise FeedFailure(_too_large())
+                data = bytearray()
+                async for chunk in response.content.iter_chunked(_READ_CHUNK):
+                    data += chunk
+                    # Checked while reading: a missing or lying Content-Length, or a
+                    # compressed answer, must not fill the memory.
+                    if len(data) > source_loader.MAX_SOURCE_BYTES:
+                        raise FeedFailure(_too_large())
+                return _Fetched(
+                    bytes(data),
+                    etag=response.headers.get("ETag"),
+                    last_modified=response.headers.get("Last-Modified"),
+                )
+        except (aiohttp.ClientError, TimeoutError) as error:
+            # The type only: aiohttp's messages can contain the whole URL, keys and all.
+            raise FeedFailure(f"cannot be fetched ({type(error).__name__})") from None
+
+    # Storing
+
+    async def _ingest(self, state: FeedState, fetched: _Fetched) -> list[int]:
+        """Parse, store the new entries and schedule their broadcasts in one unit of work."""
+        try:
+            # Read as a feed and nothing else (not parse_source, which sniffs): an error page or
+            # a parked domain must never become a story pushed to every reader.
+            feed = parse_feed(fetched.data)
+        except ContentError as error:
+            raise FeedFailure(_shorten(str(error))) from None
+        for reason in feed.skipped:
+            log.info("feed %s: %s skipped", state.label, reason)
+        async with unit_of_work(self.sessionmaker) as session:
+            fresh = await self._new_entries(session, feed.articles)
+            if not fresh:
+                return []
+            stored = await store_sources(
+                session=session,
+                sources=[ParsedSource(state.label, "feed", fresh)],
+                target=self.target,
+            )
+            pushed: list[int] = []
+            for article, item in zip(fresh, stored, strict=True):
+                # created=False: the same text is already stored under another link; it was
+                # pushed then (or deliberately not), so it is not pushed again.
+                if item.created and self._recent(article):
+                    await broadcasts.create_broadcast(
+                        session=session, article_id=item.article_id, due_at=self.clock()
+                    )
+                    pushed.append(item.article_id)
+        log.info(
+            "feed %s: %d new entries, %d stored, %d pushed",
+            state.label,
+            len(fresh),
+            sum(item.created for item in stored),
+            len(pushed),
+        )
+        return pushed
+
+    async def _new_entries(
+        self, session: AsyncSession, articles: Sequence[Article]
+    ) -> list[Article]:
+        """The entries no stored article has the guid or link of, each once."""
+        seen: set[str] = set()
+        fresh: list[Article] = []
+        for article in articles:
+            keys = {f"guid:{article.guid}"} if article.guid else set()
+            if article.url:
+                keys.add(f"url:{article.url}")
+            if keys & seen:
+                continue  # the feed lists the same entry twice
+            seen |= keys
+            # Guid first: a publisher may fix an entry's link but keeps its guid. (Either match
+            # makes the entry known; find_article itself looks at the link first.)
+            if article.guid and await store.find_article(session=session, guid=article.guid):
+                continue
+            if article.url and await store.find_article(session=session, url=article.url):
+                continue
+            fresh.append(article)
+        return fresh
+
+    def _recent(self, article: Article) -> bool:
+        if self.max_age is None or article.published is None:
+            return True  # an entry without a date is pushed: it is new to us, and likely news
+        return self.clock() - article.published <= self.max_age
+
+
+def _shorten(reason: str) -> str:
+    # A feed of many broken entries lists every one; operators need the gist in one message.
+    return reason if len(reason) <= MAX_REASON_CHARS else reason[: MAX_REASON_CHARS - 1] + "…"
+
+
+def _too_large() -> str:
+    return f"larger than {source_loader.MAX_SOURCE_BYTES // 2**20} MiB"
+
+
+def _read_file(path: str, mtime_ns: int | None, size: int | None) -> _Fetched | None:
+    """The file's bytes if its mtime or size changed since the last successful read."""
+    try:
+        stat = os.stat(path)
+        if (stat.st_mtime_ns, stat.st_size) == (mtime_ns, size):
+            return None
+        if stat.st_size > source_loader.MAX_SOURCE_BYTES:
+            raise FeedFailure(_too_large())
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise FeedFailure("no such file") from None
+    except IsADirectoryError:
+        raise FeedFailure("is a directory") from None
+    except OSError as error:
+        raise FeedFailure(f"cannot be read ({error.strerror})") from None
+    return _Fetched(data, mtime_ns=stat.st_mtime_ns, size=stat.st_size)
+
+
+async def poll_job(context: Context) -> None:
+    """The JobQueue callback: poll due feeds, only in the process that delivers."""
+    data = context.bot_data
+    # Only the holder of the delivery lock polls, so two processes never ingest one feed.
+    if data.feeds is None or data.scheduler is None or not data.scheduler.delivering:
+        return
+    if data.feeds.busy:
+        return
+    # A task, not an await: a slow feed (up to the 20 s timeout) must not keep the job running
+    # past its next run, which APScheduler would skip with a warning. stop() awaits the task.
+    context.application.create_task(data.feeds.poll_due(), name="feed-poll")
