@@ -3,8 +3,8 @@
 Three kinds of task share one queue: a claimer keeps the local queue topped up from the outbox,
 `concurrency` senders send (the Pacer on the bot spaces them), and a recorder writes outcomes
 back as soon as they arrive (a group commit). A message can be sent twice only if the process
-dies after it left and before the recorder wrote Telegram's answer: the requests in flight plus
-the answers that arrived during one database write.
+dies after it left and before the recorder wrote Telegram's answer; a semaphore caps those at
+`max_unrecorded` (twice the sends in flight by default), however slow the database is.
 """
 
 from __future__ import annotations
@@ -86,6 +86,7 @@ class Deliverer:
         default_language: str,
         paid_broadcast: bool = False,
         concurrency: int = 16,
+        max_unrecorded: int | None = None,
         batch_size: int = 100,
         backoff_base: float = BACKOFF_BASE,
         clock: Callable[[], datetime] = utcnow,
@@ -95,6 +96,8 @@ class Deliverer:
         self.default_language = default_language
         self.paid_broadcast = paid_broadcast
         self.concurrency = concurrency
+        # Sent or being sent, and not yet recorded: what a crash at the worst moment repeats.
+        self.max_unrecorded = max_unrecorded or 2 * concurrency
         self.batch_size = batch_size
         self.backoff_base = backoff_base
         self.clock = clock
@@ -145,8 +148,13 @@ class Deliverer:
                 for _ in range(self.concurrency):
                     await queue.put(None)
 
+        # A send holds one of these from before it leaves until its outcome is written: the
+        # sends that a crash could repeat never number more than max_unrecorded.
+        unrecorded = asyncio.Semaphore(self.max_unrecorded)
+
         async def sender() -> None:
             while (job := await queue.get()) is not None:
+                await unrecorded.acquire()
                 outcomes.append(await self._deliver(job))
                 have_outcomes.set()
 
@@ -172,6 +180,8 @@ class Deliverer:
                     del outcomes[: len(batch)]
                     await self._record(batch)
                     recorded += len(batch)
+                    for _ in batch:
+                        unrecorded.release()
                 if finished and not outcomes:
                     return
                 # A cancel from another process shows only in the database: look now and then.
