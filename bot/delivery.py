@@ -19,11 +19,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions
+from telegram import InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
+from telegram.ext import ExtBot
 
 from bot.messages import story_card
+from bot.pacing import Pace
 from bot.texts import choose_language
 from db import broadcasts, store
 from db.broadcasts import Claim, Outcome
@@ -81,7 +83,7 @@ class Deliverer:
     def __init__(
         self,
         *,
-        bot: Bot,
+        bot: ExtBot[Pace],
         sessionmaker: async_sessionmaker[AsyncSession],
         default_language: str,
         paid_broadcast: bool = False,
@@ -258,6 +260,7 @@ class Deliverer:
                 parse_mode=ParseMode.HTML,
                 link_preview_options=NO_PREVIEW,
                 reply_markup=keyboard,
+                rate_limit_args=Pace.BROADCAST,
                 **extra,
             )
         except ChatMigrated as error:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import logging
 import math
 import time
@@ -83,8 +84,20 @@ def window_for_rate(rate: float, clock: Callable[[], float]) -> SlidingWindow:
     return SlidingWindow(limit, limit / rate, clock)
 
 
-class Pacer(BaseRateLimiter[None]):
-    """Telegram's limits for every request that names a chat; 429 pauses all sending."""
+class Pace(enum.Enum):
+    """How a request is paced; passed as PTB's `rate_limit_args`."""
+
+    # A push the reader did not ask for: it waits for its chat's turn (1/s, 20/min in groups).
+    BROADCAST = "broadcast"
+
+
+class Pacer(BaseRateLimiter[Pace]):
+    """Telegram's limits for every request that names a chat; 429 pauses all sending.
+
+    Every request counts in the global window and in its chat's. Only broadcasts wait for the
+    chat's turn: a reply to a reader's own press goes at once (the reader is waiting for it),
+    and a broadcast message then keeps its distance from that reply.
+    """
 
     def __init__(
         self,
@@ -132,14 +145,16 @@ class Pacer(BaseRateLimiter[None]):
         for chat_id in idle:
             del self._chats[chat_id]
 
-    async def _take_turn(self, windows: list[SlidingWindow]) -> None:
-        """Wait until every window has room and no pause holds, then enter them all at once.
+    async def _take_turn(
+        self, waits_for: list[SlidingWindow], windows: list[SlidingWindow]
+    ) -> None:
+        """Wait until those windows have room and no pause holds, then enter all at once.
 
         Entering all at one instant matters: a request that took the chat's turn and then
         waited for the global one would reach the chat later than its window believes.
         """
         while True:
-            wait = max([self._paused_until - self._clock(), *(w.delay() for w in windows)])
+            wait = max([self._paused_until - self._clock(), *(w.delay() for w in waits_for)])
             if wait <= 0:
                 break
             answered = self._answered
@@ -162,18 +177,23 @@ class Pacer(BaseRateLimiter[None]):
         kwargs: dict[str, Any],
         endpoint: str,
         data: dict[str, Any],
-        rate_limit_args: None,
+        rate_limit_args: Pace | None,
     ) -> JSONResult:
         """Wait for the chat's and the bot's turn, send, and on 429 pause everyone and retry."""
         chat_id = data.get("chat_id")
         window = self._paid if data.get("allow_paid_broadcast") else self._global
-        windows = []
+        windows: list[SlidingWindow] = []  # the request counts in these
+        waits_for: list[SlidingWindow] = []  # and waits for room in these
         if chat_id is not None:
-            windows.append(self._chat_window(chat_id))
+            chat = self._chat_window(chat_id)
+            windows.append(chat)
+            if rate_limit_args is Pace.BROADCAST:
+                waits_for.append(chat)
             if window is not None:
                 windows.append(window)
+                waits_for.append(window)
         for attempt in range(self.max_retries + 1):
-            await self._take_turn(windows)
+            await self._take_turn(waits_for, windows)
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as error:

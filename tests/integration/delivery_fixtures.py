@@ -20,7 +20,7 @@ from telegram.request import HTTPXRequest
 
 from bot.delivery import Deliverer
 from bot.ingest import store_sources
-from bot.pacing import Pacer
+from bot.pacing import Pace, Pacer
 from bot.sandbox.fake_api import FakeBotApi
 from bot.source_loader import load_sources
 from db import broadcasts, store
@@ -37,7 +37,7 @@ class DeliveryWorld:
 
     sessionmaker: async_sessionmaker[AsyncSession]
     api: FakeBotApi
-    bot: ExtBot[None]
+    bot: ExtBot[Pace]
     pacer: Pacer
     deliverer: Deliverer
 
@@ -104,7 +104,7 @@ class DeliveryWorld:
             return {row.chat_id: row.status for row in rows}
 
 
-def make_bot(api: FakeBotApi, pacer: Pacer, *, read_timeout: float = 5.0) -> ExtBot[None]:
+def make_bot(api: FakeBotApi, pacer: Pacer, *, read_timeout: float = 5.0) -> ExtBot[Pace]:
     """PTB's ExtBot on the fake server, paced, with short timeouts."""
     return ExtBot(
         api.token,
