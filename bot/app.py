@@ -29,6 +29,7 @@ from db.session import create_engine, create_sessionmaker
 log = logging.getLogger(__name__)
 
 REQUEST_POOL_SIZE = 64  # connections to the Bot API: sends in flight plus readers' replies
+DELIVERY_CONCURRENCY = 16  # broadcast sends in flight
 
 # PTB's builder types the context and job queue more loosely than it builds them.
 NewsApp = Application[ExtBot[Pace], Any, dict[Any, Any], dict[Any, Any], BotData, Any]
@@ -90,6 +91,10 @@ async def open_resources(app: NewsApp) -> None:
         paid_broadcast=settings.paid_broadcast,
         # A batch is about a second of sending, so a cancel stops within about a second.
         batch_size=max(10, min(200, int(settings.rate))),
+        # What a crash may repeat: a quarter second of sending, never under twice the sends in
+        # flight (fewer would leave the paid rate waiting on database writes).
+        max_unrecorded=max(2 * DELIVERY_CONCURRENCY, int(settings.rate / 4)),
+        concurrency=DELIVERY_CONCURRENCY,
     )
 
     async def report_missed(broadcast: BroadcastRow) -> None:

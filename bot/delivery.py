@@ -128,8 +128,21 @@ class Deliverer:
             except Exception:
                 # A database hiccup must not end delivery for good: log, wait, try again.
                 log.exception("delivery round failed; retrying")
+                await self._release_claims()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), idle_interval)
+
+    async def _release_claims(self) -> None:
+        """After a failed round, put this deliverer's unfinished claims back in the queue.
+
+        Safe because only the lock holder delivers: every claimed row is this one's, and the
+        round is over. Outcomes that were not written are sent again (at most max_unrecorded).
+        """
+        try:
+            async with unit_of_work(self.sessionmaker) as session:
+                await broadcasts.requeue_claimed(session=session)
+        except Exception:
+            log.exception("could not requeue claimed deliveries; the next start will")
 
     async def deliver_available(self) -> int:
         """Send every delivery that is due now; return how many outcomes were recorded."""

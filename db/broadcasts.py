@@ -19,6 +19,7 @@ from sqlalchemy import (
     ColumnElement,
     Integer,
     and_,
+    bindparam,
     exists,
     func,
     literal,
@@ -29,6 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import CursorResult, Result
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.schema import Table
 
 from content.assemble import normalize_topic
 from db.models import (
@@ -274,12 +276,30 @@ async def record_outcomes(*, session: AsyncSession, outcomes: Sequence[Outcome])
     await mark_chats_blocked(
         session=session, chat_ids={o.chat_id for o in outcomes if o.chat_gone}
     )
+    # A Core UPDATE run as executemany: the ORM's bulk update by primary key costs more per
+    # row, and this runs for every message a broadcast sends.
+    table = cast(Table, DeliveryRow.__table__)
+    stmt = (
+        update(table)
+        .where(
+            table.c.broadcast_id == bindparam("key_broadcast_id"),
+            table.c.chat_id == bindparam("key_chat_id"),
+        )
+        .values(
+            status=bindparam("status"),
+            attempts=bindparam("attempts"),
+            message_id=bindparam("message_id"),
+            sent_at=bindparam("sent_at"),
+            not_before=bindparam("not_before"),
+            error=bindparam("error"),
+        )
+    )
     await session.execute(
-        update(DeliveryRow),
+        stmt,
         [
             {
-                "broadcast_id": outcome.broadcast_id,
-                "chat_id": outcome.chat_id,
+                "key_broadcast_id": outcome.broadcast_id,
+                "key_chat_id": outcome.chat_id,
                 "status": outcome.status,
                 "attempts": outcome.attempts,
                 "message_id": outcome.message_id,

@@ -6,6 +6,9 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from datetime import UTC, datetime
+from typing import Any
+
+import pytest
 
 from db import broadcasts, store
 from db.session import unit_of_work
@@ -202,3 +205,32 @@ async def test_outcomes_in_flight_at_a_crash_are_requeued(world: DeliveryWorld) 
     await world.deliver_all()
     assert world.copies() == {chat_id: 1 for chat_id in range(1, 6)}
     assert set((await world.statuses(broadcast_id)).values()) == {"sent"}
+
+
+async def test_a_failed_database_write_requeues_the_round_and_loses_nothing(
+    world: DeliveryWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    readers = await world.add_readers(range(1, 21))
+    article_id = await world.add_article()
+    real_record = broadcasts.record_outcomes
+    failures = [RuntimeError("the database went away")]
+
+    async def flaky_record(**kwargs: Any) -> None:
+        if failures:
+            raise failures.pop()
+        await real_record(**kwargs)
+
+    monkeypatch.setattr(broadcasts, "record_outcomes", flaky_record)
+    broadcast_id = await world.start_broadcast(article_id)
+    running = asyncio.create_task(world.deliverer.run(idle_interval=0.05))
+    try:
+        async with asyncio.timeout(10):
+            # The outcome lives in the database, which has no change notification to wait on.
+            while (await world.statuses(broadcast_id)) != dict.fromkeys(readers, "sent"):  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+    finally:
+        world.deliverer.stop()
+        await running
+    copies = world.copies()
+    assert set(copies) == set(readers)
+    assert sum(copies.values()) - len(readers) <= world.deliverer.max_unrecorded
