@@ -53,6 +53,14 @@ class Settings(BaseSettings):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
+    @field_validator("broadcast_grace", "feed_interval", mode="before")
+    @classmethod
+    def _seconds_as_duration(cls, value: object) -> object:
+        # From the environment every value is a string; "300" means seconds, as an int would.
+        if isinstance(value, str) and value.strip().replace(".", "", 1).isdigit():
+            return float(value)
+        return value
+
     @field_validator("api_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:

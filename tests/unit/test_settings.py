@@ -1,0 +1,37 @@
+"""Settings from the environment: lists, durations and the rate ceiling."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from pydantic import ValidationError
+
+from bot.settings import Settings
+
+
+def settings(monkeypatch: pytest.MonkeyPatch, **variables: str) -> Settings:
+    for name, value in variables.items():
+        monkeypatch.setenv(f"NEWSBOT_{name.upper()}", value)
+    return Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+def test_durations_read_seconds_or_iso_8601(monkeypatch: pytest.MonkeyPatch) -> None:
+    read = settings(monkeypatch, feed_interval="90", broadcast_grace="PT2H")
+    assert read.feed_interval == timedelta(seconds=90)
+    assert read.broadcast_grace == timedelta(hours=2)
+
+
+def test_feeds_and_operators_are_comma_separated(monkeypatch: pytest.MonkeyPatch) -> None:
+    read = settings(monkeypatch, feeds=" a.xml, https://example.org/rss ,", operators="7, 8")
+    assert read.feeds == ("a.xml", "https://example.org/rss")
+    assert read.operators == frozenset({7, 8})
+
+
+def test_the_rate_stays_under_telegrams_ceiling(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ValidationError, match="NEWSBOT_PAID_BROADCAST"):
+        settings(monkeypatch, rate="100")
+    paid = settings(monkeypatch, rate="500", paid_broadcast="true")
+    assert (paid.rate, paid.reader_rate) == (500, 30)
+    with pytest.raises(ValidationError, match="feed_interval"):
+        settings(monkeypatch, rate="30", feed_interval="0")
