@@ -1,10 +1,12 @@
 """The fake Bot API in a process of its own, for benchmarks: serves until SIGTERM or SIGINT.
 
-Prints its URL as the first line of stdout once it accepts connections, and on exit a line
-"sendMessage: N" with the number of messages it stored. Chats are created on first use and flood
-control stays off, so every well-formed sendMessage is answered 200.
+Prints its URL as the first line of stdout once it accepts connections, and on exit the lines
+"sendMessage: N" (messages stored) and "refused: N" (sendMessage calls not stored). Chats are
+created on first use. Flood control is off, so every well-formed sendMessage is answered 200,
+unless --flood-control N enforces Telegram's limits with N sends per second overall.
 
-Run: .venv/bin/python bench/fake_api_server.py [--port 0]   (token: $FAKE_API_TOKEN or default)
+Run: .venv/bin/python bench/fake_api_server.py [--port 0] [--flood-control 30]
+     (token: $FAKE_API_TOKEN or the default)
 """
 
 from __future__ import annotations
@@ -17,19 +19,25 @@ import signal
 from bot.sandbox.fake_api import DEFAULT_TOKEN, FakeBotApi
 
 
-async def serve(host: str, port: int, token: str) -> None:
+async def serve(host: str, port: int, token: str, flood_control: int | None = None) -> None:
     """Start the fake API, print its URL, and stop it on SIGTERM/SIGINT."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     api = FakeBotApi(token, host=host, port=port)
-    api.disable_flood_control()  # already the default; a benchmark must never see a 429
+    if flood_control:
+        # Telegram's limits: 1/s to a private chat, 20/min to a group, this many per second.
+        api.enable_flood_control(global_per_second=flood_control)
+    else:
+        api.disable_flood_control()  # the default; a throughput benchmark must never see a 429
     async with api:
         print(api.url, flush=True)
         await stop.wait()
         stored = sum(len(chat.messages) for chat in api.chats.values())
+        calls = len(api.calls("sendMessage"))
     print(f"sendMessage: {stored}", flush=True)
+    print(f"refused: {calls - stored}", flush=True)
 
 
 def main() -> None:
@@ -37,10 +45,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument(
+        "--flood-control", type=int, default=None, help="answer 429 above this many sends/s"
+    )
     args = parser.parse_args()
     # From the environment rather than argv, so the token is not in the process list.
     token = os.environ.get("FAKE_API_TOKEN", DEFAULT_TOKEN)
-    asyncio.run(serve(args.host, args.port, token))
+    asyncio.run(serve(args.host, args.port, token, args.flood_control))
 
 
 if __name__ == "__main__":

@@ -66,16 +66,19 @@ Send = Callable[[int], Awaitable[object]]
 class FakeApiProcess:
     """bench/fake_api_server.py in a child process; `url` once started, `stored` once stopped."""
 
-    def __init__(self, token: str) -> None:
+    def __init__(self, token: str, *arguments: str) -> None:
         self.token = token
+        self.arguments = arguments
         self.url = ""
         self.stored: int | None = None
+        self.refused: int | None = None
         self._process: asyncio.subprocess.Process | None = None
 
     async def __aenter__(self) -> Self:
         self._process = await asyncio.create_subprocess_exec(
             sys.executable,
             str(SERVER),
+            *self.arguments,
             stdout=asyncio.subprocess.PIPE,
             env={**os.environ, "FAKE_API_TOKEN": self.token},
         )
@@ -103,6 +106,8 @@ class FakeApiProcess:
         for line in output.splitlines():
             if line.startswith("sendMessage: "):
                 self.stored = int(line.removeprefix("sendMessage: "))
+            if line.startswith("refused: "):
+                self.refused = int(line.removeprefix("refused: "))
 
 
 async def timed(send: Send, messages: int, in_flight: int) -> float:
@@ -184,11 +189,7 @@ async def measure_newsbot(
     The rate limit is lifted (no global window), per-chat pacing stays on; the clock runs from
     the start of the fan-out until the broadcast is marked done.
     """
-    if database_url.startswith("postgresql"):
-        await reset_postgresql(database_url)
-    else:
-        await asyncio.to_thread(remove_sqlite_files, make_url(database_url).database or "")
-    await asyncio.to_thread(upgrade, database_url)
+    await fresh_database(database_url)
     engine = create_engine(database_url)
     sessionmaker = create_sessionmaker(engine)
     try:
@@ -228,6 +229,15 @@ async def measure_newsbot(
         return seconds
     finally:
         await engine.dispose()
+
+
+async def fresh_database(database_url: str) -> None:
+    """An empty database at the newest schema (everything in it is dropped)."""
+    if database_url.startswith("postgresql"):
+        await reset_postgresql(database_url)
+    else:
+        await asyncio.to_thread(remove_sqlite_files, make_url(database_url).database or "")
+    await asyncio.to_thread(upgrade, database_url)
 
 
 async def seed(sessionmaker: async_sessionmaker[AsyncSession], readers: int) -> int:

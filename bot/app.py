@@ -12,7 +12,7 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import Application, ApplicationBuilder, Defaults, ExtBot
 
 from bot.context import CONTEXT_TYPES, BotData, Context
-from bot.delivery import Deliverer
+from bot.delivery import Deliverer, max_unrecorded_for
 from bot.feeds import JOB_FIRST, JOB_INTERVAL, FeedPoller, poll_job
 from bot.handlers import operator, reader
 from bot.menu import menu_commands
@@ -28,8 +28,8 @@ from db.session import create_engine, create_sessionmaker
 
 log = logging.getLogger(__name__)
 
-REQUEST_POOL_SIZE = 64  # connections to the Bot API: sends in flight plus readers' replies
 DELIVERY_CONCURRENCY = 16  # broadcast sends in flight
+REQUEST_POOL_SIZE = 64  # connections to the Bot API: sends in flight plus readers' replies
 
 # PTB's builder types the context and job queue more loosely than it builds them.
 NewsApp = Application[ExtBot[Pace], Any, dict[Any, Any], dict[Any, Any], BotData, Any]
@@ -91,9 +91,7 @@ async def open_resources(app: NewsApp) -> None:
         paid_broadcast=settings.paid_broadcast,
         # A batch is about a second of sending, so a cancel stops within about a second.
         batch_size=max(10, min(200, int(settings.rate))),
-        # What a crash may repeat: a quarter second of sending, never under twice the sends in
-        # flight (fewer would leave the paid rate waiting on database writes).
-        max_unrecorded=max(2 * DELIVERY_CONCURRENCY, int(settings.rate / 4)),
+        max_unrecorded=max_unrecorded_for(settings.rate, DELIVERY_CONCURRENCY),
         concurrency=DELIVERY_CONCURRENCY,
     )
 

@@ -42,6 +42,12 @@ ERROR_TEXT_LIMIT = 500
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 
+def max_unrecorded_for(rate: float, concurrency: int) -> int:
+    """The crash window for a sending rate: a quarter second of sending, at least twice the
+    sends in flight (fewer would leave a high rate waiting on database writes)."""
+    return max(2 * concurrency, int(rate / 4))
+
+
 def utcnow() -> datetime:
     """The wall clock, aware; tests replace it."""
     return datetime.now(UTC)

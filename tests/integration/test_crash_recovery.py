@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.app import DELIVERY_CONCURRENCY
+from bot.delivery import max_unrecorded_for
 from bot.sandbox.fake_api import FakeBotApi
 from db import broadcasts
 from db.session import unit_of_work
@@ -24,8 +26,8 @@ from tests.integration.delivery_fixtures import DeliveryWorld
 TOKEN = "515151:crash-test-token"
 READERS = 400
 RATE = 200  # paid broadcasts: fast enough to finish in seconds, slow enough to be caught
-# The Deliverer's default cap on sends whose outcome is not yet written (twice 16 in flight).
-MAX_UNRECORDED = 32
+# The bot's cap on sends whose outcome is not yet written, at this rate.
+MAX_UNRECORDED = max_unrecorded_for(RATE, DELIVERY_CONCURRENCY)
 
 
 @pytest.fixture

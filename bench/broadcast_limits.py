@@ -1,0 +1,96 @@
+"""A broadcast paced to Telegram's limits against a fake Bot API that enforces them. Prints how
+long it took, the rate it kept, and how many sends the server refused with 429 (the goal: none).
+
+The fake server runs in its own process with flood control on: one message a second to a
+private chat and NEWSBOT_RATE sends a second overall, counted as Telegram counts them, by
+arrival. The bot side is the real Deliverer with the Pacer as `newsbot run` builds them.
+
+Run: .venv/bin/python bench/broadcast_limits.py [--subscribers 10000] [--rate 30] [--paid]
+     [--database-url postgresql+asyncpg://postgres@127.0.0.1:5432/test]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from fanout import TOKEN, FakeApiProcess, fresh_database, seed
+from telegram.ext import ExtBot
+
+from bot.app import DELIVERY_CONCURRENCY
+from bot.delivery import Deliverer, max_unrecorded_for
+from bot.pacing import Pacer
+from bot.request import AiohttpRequest
+from db import broadcasts
+from db.session import create_engine, create_sessionmaker, unit_of_work
+
+
+async def run(subscribers: int, rate: int, paid: bool, database_url: str) -> None:
+    """Seed, broadcast to every subscriber under the limits, and print the figures."""
+    async with FakeApiProcess(TOKEN, "--flood-control", str(rate)) as server:
+        await fresh_database(database_url)
+        engine = create_engine(database_url)
+        sessionmaker = create_sessionmaker(engine)
+        try:
+            article_id = await seed(sessionmaker, subscribers)
+            pacer = Pacer(rate=None if paid else rate, paid_rate=rate if paid else None)
+            async with ExtBot(
+                TOKEN,
+                base_url=f"{server.url}/bot",
+                request=AiohttpRequest(connection_pool_size=32),
+                rate_limiter=pacer,
+            ) as bot:
+                deliverer = Deliverer(
+                    bot=bot,
+                    sessionmaker=sessionmaker,
+                    default_language="en",
+                    paid_broadcast=paid,
+                    batch_size=max(10, min(200, rate)),
+                    max_unrecorded=max_unrecorded_for(rate, DELIVERY_CONCURRENCY),
+                )
+                started = time.perf_counter()
+                now = datetime.now(UTC)
+                async with unit_of_work(sessionmaker) as session:
+                    row = await broadcasts.create_broadcast(
+                        session=session, article_id=article_id, due_at=now
+                    )
+                    await broadcasts.start_broadcast(session=session, broadcast_id=row.id, now=now)
+                while await deliverer.deliver_available():
+                    pass
+                seconds = time.perf_counter() - started
+                async with unit_of_work(sessionmaker) as session:
+                    progress = await broadcasts.broadcast_progress(
+                        session=session, broadcast_id=row.id
+                    )
+        finally:
+            await engine.dispose()
+    assert progress is not None
+    print(f"subscribers           {subscribers:,}")
+    print(f"rate limit            {rate}/s{' (paid broadcast)' if paid else ''}")
+    print(f"status                {progress.broadcast.status}")
+    print(f"sent                  {progress.sent:,} (failed {progress.failed})")
+    print(f"seconds               {seconds:.1f}")
+    print(f"achieved rate         {progress.sent / seconds:.1f}/s")
+    print(f"429s seen by the bot  {pacer.retry_after_count}")
+    print(f"refused by the server {server.refused}")
+
+
+def main() -> None:
+    """Parse the arguments and run."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--subscribers", type=int, default=10_000)
+    parser.add_argument("--rate", type=int, default=30, help="sends per second (default 30)")
+    parser.add_argument("--paid", action="store_true", help="paid broadcast (rate up to 1000)")
+    parser.add_argument("--database-url", default=None, help="default: a temporary SQLite file")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        url = args.database_url or f"sqlite+aiosqlite:///{Path(folder) / 'limits.db'}"
+        asyncio.run(run(args.subscribers, args.rate, args.paid, url))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,236 @@
+"""Bot-side time to handle a "Read more"/"Next" press, with a large store behind it.
+
+Stores N articles and M subscribed chats, then feeds K callback-query updates for random
+(chat, article, section) through the real Application (handlers, store, unit of work, PTB
+serialisation). Telegram is replaced by an in-process request object that answers at once,
+so the figures are the bot's own time, not the network's. Prints p50/p95/p99; asserts nothing.
+
+Run: .venv/bin/python bench/read_more.py [--articles 10000] [--chats 100000] [--presses 10000]
+     [--database-url postgresql+asyncpg://postgres@127.0.0.1:5432/test]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert, text
+from telegram import Update
+from telegram.request import BaseRequest, RequestData
+
+from bot.app import build_application
+from bot.callbacks import ReadSection
+from bot.settings import Settings
+from db.migrate import upgrade
+from db.models import ArticleRow, ArticleTopicRow, ChatRow, SectionRow, SubscriptionRow
+from db.session import create_engine
+
+TOKEN = "1:bench"
+SECTIONS_PER_ARTICLE = 5
+BATCH = 5000
+
+
+class InstantTelegram(BaseRequest):
+    """Answers every Bot API call at once with a minimal valid result."""
+
+    def __init__(self) -> None:
+        self.message_id = 0
+
+    async def initialize(self) -> None:
+        """Nothing to open."""
+
+    async def shutdown(self) -> None:
+        """Nothing to close."""
+
+    @property
+    def read_timeout(self) -> float | None:
+        """No network, no timeout."""
+        return None
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = None,
+        write_timeout: Any = None,
+        connect_timeout: Any = None,
+        pool_timeout: Any = None,
+    ) -> tuple[int, bytes]:
+        """Answer like Telegram: getMe, sendMessage, and True for the rest."""
+        name = url.rsplit("/", 1)[-1]
+        params = request_data.parameters if request_data else {}
+        result: Any = True
+        if name == "getMe":
+            result = {"id": 1, "is_bot": True, "first_name": "Bench", "username": "bench_bot"}
+        elif name == "sendMessage":
+            self.message_id += 1
+            result = {
+                "message_id": self.message_id,
+                "date": int(time.time()),
+                "chat": {"id": int(params["chat_id"]), "type": "private"},
+                "text": "x",
+            }
+        return 200, json.dumps({"ok": True, "result": result}).encode()
+
+
+async def fill(database_url: str, articles: int, chats: int) -> None:
+    """Bulk-load articles with sections and topics, and subscribed chats."""
+    engine = create_engine(database_url)
+    now = datetime.now(UTC)
+    async with engine.begin() as connection:
+        for start in range(0, articles, BATCH):
+            ids = range(start + 1, min(start + BATCH, articles) + 1)
+            await connection.execute(
+                insert(ArticleRow),
+                [
+                    {
+                        "id": i,
+                        "title": f"Story {i}",
+                        "byline": "Bench Desk",
+                        "lead": None,
+                        "summary": f"Summary of story {i}.",
+                        "language": "en",
+                        "url": f"https://example.org/{i}",
+                        "guid": None,
+                        "content_hash": f"{i:064x}",
+                        "published_at": now - timedelta(minutes=i),
+                        "created_at": now,
+                        "sort_at": now - timedelta(minutes=i),
+                        "related": [],
+                        "section_count": SECTIONS_PER_ARTICLE,
+                    }
+                    for i in ids
+                ],
+            )
+            await connection.execute(
+                insert(SectionRow),
+                [
+                    {
+                        "article_id": i,
+                        "index": n,
+                        "heading": None,
+                        "html": f"<b>Part {n}</b>\n\n" + "Words of the section. " * 50,
+                        "text": f"Part {n}\n\n" + "Words of the section. " * 50,
+                    }
+                    for i in ids
+                    for n in range(1, SECTIONS_PER_ARTICLE + 1)
+                ],
+            )
+            await connection.execute(
+                insert(ArticleTopicRow), [{"article_id": i, "topic": f"t{i % 20}"} for i in ids]
+            )
+        for start in range(0, chats, BATCH):
+            ids = range(start + 1, min(start + BATCH, chats) + 1)
+            await connection.execute(
+                insert(ChatRow),
+                [
+                    {
+                        "chat_id": i,
+                        "kind": "private",
+                        "language": None,
+                        "telegram_language": "en",
+                        "active": True,
+                        "blocked_at": None,
+                        "joined_at": now,
+                        "current_article_id": None,
+                    }
+                    for i in ids
+                ],
+            )
+            await connection.execute(
+                insert(SubscriptionRow), [{"chat_id": i, "topic": "*"} for i in ids]
+            )
+    await engine.dispose()
+
+
+def press(update_id: int, chat_id: int, article_id: int, index: int) -> dict[str, Any]:
+    """A callback-query update as Telegram sends it for a "Next" button."""
+    user = {"id": chat_id, "is_bot": False, "first_name": "R", "language_code": "en"}
+    return {
+        "update_id": update_id,
+        "callback_query": {
+            "id": str(update_id),
+            "from": user,
+            "chat_instance": "1",
+            "data": ReadSection(article_id, index).encode(),
+            "message": {
+                "message_id": 1,
+                "date": int(time.time()),
+                "chat": {"id": chat_id, "type": "private"},
+                "text": "previous section",
+            },
+        },
+    }
+
+
+async def measure(database_url: str, articles: int, chats: int, presses: int) -> list[float]:
+    """Handle `presses` callback updates one after another; their durations in seconds."""
+    settings = Settings(_env_file=None, token=TOKEN, database_url=database_url)  # type: ignore[call-arg]
+    app = build_application(settings)
+    app.bot._request = (InstantTelegram(), InstantTelegram())  # type: ignore[attr-defined]
+    await app.initialize()
+    assert app.post_init is not None
+    await app.post_init(app)
+    rng = random.Random(1)
+    durations = []
+    for n in range(presses):
+        data = press(n + 1, rng.randint(1, chats), rng.randint(1, articles), rng.randint(2, 5))
+        update = Update.de_json(data, app.bot)
+        start = time.perf_counter()
+        await app.process_update(update)
+        durations.append(time.perf_counter() - start)
+    assert app.post_shutdown is not None
+    await app.post_shutdown(app)
+    await app.shutdown()
+    return durations
+
+
+async def reset(database_url: str) -> None:
+    """Empty a PostgreSQL database before filling it."""
+    if database_url.startswith("postgresql"):
+        engine = create_engine(database_url)
+        async with engine.begin() as connection:
+            await connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            await connection.execute(text("CREATE SCHEMA public"))
+        await engine.dispose()
+
+
+def main() -> None:
+    """Fill a store, press buttons, print percentiles."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--articles", type=int, default=10_000)
+    parser.add_argument("--chats", type=int, default=100_000)
+    parser.add_argument("--presses", type=int, default=10_000)
+    parser.add_argument("--database-url", default=None)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        url = args.database_url or f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}"
+        asyncio.run(reset(url))
+        upgrade(url)
+        started = time.perf_counter()
+        asyncio.run(fill(url, args.articles, args.chats))
+        print(f"database: {url.split(':', 1)[0]}, filled in {time.perf_counter() - started:.1f} s")
+        print(
+            f"store: {args.articles:,} articles x {SECTIONS_PER_ARTICLE} sections, "
+            f"{args.chats:,} subscribed chats"
+        )
+        durations = asyncio.run(measure(url, args.articles, args.chats, args.presses))
+    ms = sorted(d * 1000 for d in durations)
+    q = statistics.quantiles(ms, n=100)
+    print(
+        f"presses: {len(ms):,}  p50 {q[49]:.2f} ms  p95 {q[94]:.2f} ms  p99 {q[98]:.2f} ms  "
+        f"max {ms[-1]:.2f} ms  ({len(ms) / (sum(ms) / 1000):.0f} presses/s one at a time)"
+    )
+
+
+if __name__ == "__main__":
+    main()
