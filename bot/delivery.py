@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram import InlineKeyboardMarkup, LinkPreviewOptions
@@ -33,10 +34,13 @@ from db.models import ArticleRow, BroadcastRow
 from db.session import unit_of_work
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MAX_ATTEMPTS = 5  # transient failures before a delivery is failed
 BACKOFF_BASE = 1.0  # seconds; doubles with each attempt
 BACKOFF_CAP = 60.0
+DATABASE_RETRY = 0.5  # seconds before a failed claim or write is tried again (grows)
+GIVE_UP_WHEN_STOPPING = 3
 OPEN_CHECK_INTERVAL = 0.5  # seconds between looks for cancelled broadcasts while sending
 ERROR_TEXT_LIMIT = 500
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
@@ -138,6 +142,24 @@ class Deliverer:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), idle_interval)
 
+    async def _persist(self, work: Callable[[], Awaitable[T]]) -> T:
+        """Run a database step, retrying while the database is away.
+
+        Outcomes wait in memory meanwhile (and the senders wait for them): once the database is
+        back they are written and nothing is sent twice. Only a stop gives up, after a few
+        tries; the next start then requeues what was claimed.
+        """
+        failures = 0
+        while True:
+            try:
+                return await work()
+            except Exception:
+                failures += 1
+                if self._stopping and failures >= GIVE_UP_WHEN_STOPPING:
+                    raise
+                log.exception("database step failed (%d); retrying", failures)
+                await asyncio.sleep(min(DATABASE_RETRY * failures, BACKOFF_CAP))
+
     async def _release_claims(self) -> None:
         """After a failed round, put this deliverer's unfinished claims back in the queue.
 
@@ -162,7 +184,7 @@ class Deliverer:
 
         async def claimer() -> None:
             try:
-                while not self._stopping and (jobs := await self._claim()):
+                while not self._stopping and (jobs := await self._persist(self._claim)):
                     for job in jobs:
                         await queue.put(job)
             finally:
@@ -199,7 +221,7 @@ class Deliverer:
                 if outcomes:
                     batch = outcomes[:]
                     del outcomes[: len(batch)]
-                    await self._record(batch)
+                    await self._persist(functools.partial(self._record, batch))
                     recorded += len(batch)
                     for _ in batch:
                         unrecorded.release()
