@@ -1,8 +1,9 @@
 """Send throughput against the fake Bot API running in its own process. Prints a table.
 
-Each row times N sendMessage calls (one per private chat, created by the fake API on first use),
-one at a time or with several in flight, after a short untimed warm-up on the same connection
-pool: python-telegram-bot with its default httpx request, python-telegram-bot with
+Each row times N sendMessage calls (one per private chat, created by the fake API on first
+use), all of the same message, the story card a broadcast sends (HTML, a "Read more" and a
+source button), one at a time or with several in flight, after a short untimed warm-up on the
+same connection pool: python-telegram-bot with its default httpx request, python-telegram-bot with
 bot.request.AiohttpRequest, and aiogram (bench-only: pip install -e '.[bench]').
 
 A row is (name, messages, seconds). The newsbot rows time a whole broadcast with its database
@@ -32,21 +33,25 @@ from typing import Self
 from aiogram import Bot as AiogramBot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
+from aiogram.types import InlineKeyboardMarkup as AiogramKeyboard
+from aiogram.types import LinkPreviewOptions as AiogramPreview
 from sqlalchemy import insert, make_url, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from telegram import Bot
+from telegram import Bot, LinkPreviewOptions
+from telegram.constants import ParseMode
 from telegram.ext import ExtBot
 from telegram.request import BaseRequest
 
 from bot.delivery import Deliverer
 from bot.ingest import store_sources
+from bot.messages import story_card
 from bot.pacing import Pacer
 from bot.request import AiohttpRequest
 from bot.sandbox.fake_api import DEFAULT_TOKEN
 from bot.source_loader import load_sources
 from db import broadcasts
 from db.migrate import upgrade
-from db.models import ChatRow, SubscriptionRow
+from db.models import ArticleRow, ChatRow, SubscriptionRow
 from db.session import create_engine, create_sessionmaker, unit_of_work
 
 TOKEN = DEFAULT_TOKEN
@@ -56,6 +61,21 @@ WARM_UP = 50
 NEWSBOT_FIRST_CHAT = 50_000_000
 NEWSBOT_CONCURRENCY = (8, 32)
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+# Every row sends the same message: the story card a broadcast sends (HTML, two buttons).
+CARD_TEXT, _CARD_KEYBOARD = story_card(
+    ArticleRow(
+        id=1,
+        title="City approves a night bus network after a year of debate",
+        byline="Daniel Okafor",
+        summary="Eight night routes will run from March, linking the old town, the hospital "
+        "district and the airport until 5 a.m.",
+        url="https://example.org/news/night-buses",
+    ),
+    "en",
+)
+assert _CARD_KEYBOARD is not None
+CARD_KEYBOARD = _CARD_KEYBOARD
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 SERVER = Path(__file__).with_name("fake_api_server.py")
 
 Row = tuple[str, int, float]
@@ -149,7 +169,13 @@ async def measure_ptb(
     ) as bot:
 
         async def send(number: int) -> object:
-            return await bot.send_message(FIRST_CHAT + number, f"Benchmark message {number}")
+            return await bot.send_message(
+                FIRST_CHAT + number,
+                CARD_TEXT,
+                parse_mode=ParseMode.HTML,
+                link_preview_options=NO_PREVIEW,
+                reply_markup=CARD_KEYBOARD,
+            )
 
         return await timed(send, messages, in_flight)
 
@@ -157,10 +183,17 @@ async def measure_ptb(
 async def measure_aiogram(api_url: str, token: str, messages: int, *, in_flight: int) -> float:
     """aiogram's Bot.send_message through its own aiohttp session."""
     session = AiohttpSession(api=TelegramAPIServer.from_base(api_url))
+    keyboard = AiogramKeyboard.model_validate(CARD_KEYBOARD.to_dict())
     async with AiogramBot(token, session=session) as bot:
 
         async def send(number: int) -> object:
-            return await bot.send_message(FIRST_CHAT + number, f"Benchmark message {number}")
+            return await bot.send_message(
+                FIRST_CHAT + number,
+                CARD_TEXT,
+                parse_mode="HTML",
+                link_preview_options=AiogramPreview(is_disabled=True),
+                reply_markup=keyboard,
+            )
 
         return await timed(send, messages, in_flight)
 
