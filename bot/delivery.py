@@ -15,7 +15,7 @@ import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -55,18 +55,6 @@ def max_unrecorded_for(rate: float, concurrency: int) -> int:
 def utcnow() -> datetime:
     """The wall clock, aware; tests replace it."""
     return datetime.now(UTC)
-
-
-@dataclass
-class DeliveryStats:
-    """Counters of one Deliverer, for logs, metrics and benchmarks."""
-
-    sent: int = 0
-    skipped: int = 0
-    failed: int = 0
-    retried: int = 0
-    dropped: int = 0
-    by_broadcast: dict[int, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -113,7 +101,6 @@ class Deliverer:
         self.batch_size = batch_size
         self.backoff_base = backoff_base
         self.clock = clock
-        self.stats = DeliveryStats()
         self._stories: dict[int, _Story] = {}
         self._open: set[int] = set()  # running broadcasts, as of the last claim
         self._wake = asyncio.Event()
@@ -356,14 +343,6 @@ class Deliverer:
     async def _record(self, batch: list[Outcome]) -> None:
         async with unit_of_work(self.sessionmaker) as session:
             await broadcasts.record_outcomes(session=session, outcomes=batch)
-        for outcome in batch:
-            if outcome.status == "queued":
-                self.stats.retried += 1
-            else:
-                setattr(self.stats, outcome.status, getattr(self.stats, outcome.status) + 1)
-            if outcome.status == "sent":
-                by = self.stats.by_broadcast
-                by[outcome.broadcast_id] = by.get(outcome.broadcast_id, 0) + 1
 
 
 def _as_timedelta(value: int | timedelta) -> timedelta:
