@@ -14,19 +14,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import tempfile
-import time
-from datetime import UTC, datetime
 from pathlib import Path
 
-from fanout import TOKEN, FakeApiProcess, fresh_database, seed
+from fanout import TOKEN, FakeApiProcess, fresh_database, seed, timed_broadcast
 from telegram.ext import ExtBot
 
 from bot.app import DELIVERY_CONCURRENCY
 from bot.delivery import Deliverer, max_unrecorded_for
 from bot.pacing import Pacer
 from bot.request import AiohttpRequest
-from db import broadcasts
-from db.session import create_engine, create_sessionmaker, unit_of_work
+from db.session import create_engine, create_sessionmaker
 
 
 async def run(subscribers: int, rate: int, paid: bool, database_url: str) -> None:
@@ -52,20 +49,7 @@ async def run(subscribers: int, rate: int, paid: bool, database_url: str) -> Non
                     batch_size=max(10, min(200, rate)),
                     max_unrecorded=max_unrecorded_for(rate, DELIVERY_CONCURRENCY),
                 )
-                started = time.perf_counter()
-                now = datetime.now(UTC)
-                async with unit_of_work(sessionmaker) as session:
-                    row = await broadcasts.create_broadcast(
-                        session=session, article_id=article_id, due_at=now
-                    )
-                    await broadcasts.start_broadcast(session=session, broadcast_id=row.id, now=now)
-                while await deliverer.deliver_available():
-                    pass
-                seconds = time.perf_counter() - started
-                async with unit_of_work(sessionmaker) as session:
-                    progress = await broadcasts.broadcast_progress(
-                        session=session, broadcast_id=row.id
-                    )
+                seconds, _, progress = await timed_broadcast(sessionmaker, deliverer, article_id)
         finally:
             await engine.dispose()
     assert progress is not None
