@@ -16,6 +16,7 @@ from bot.delivery import Deliverer, max_unrecorded_for
 from bot.feeds import JOB_FIRST, JOB_INTERVAL, FeedPoller, poll_job
 from bot.handlers import operator, reader
 from bot.menu import menu_commands
+from bot.metrics import MeasuredUpdates, Metrics
 from bot.pacing import Pace, Pacer
 from bot.request import AiohttpRequest
 from bot.scheduler import TICK_INTERVAL, BroadcastScheduler
@@ -39,6 +40,7 @@ def build_application(settings: Settings) -> NewsApp:
     """The bot, wired: custom API server, HTML by default, database opened in post_init."""
     if settings.token is None:
         raise ValueError("NEWSBOT_TOKEN is not set (the bot token from @BotFather)")
+    metrics = Metrics()
     app: NewsApp = (
         ApplicationBuilder()
         .token(settings.token.get_secret_value())
@@ -55,6 +57,7 @@ def build_application(settings: Settings) -> NewsApp:
             )
         )
         .context_types(CONTEXT_TYPES)
+        .concurrent_updates(MeasuredUpdates(metrics))
         .rate_limiter(
             Pacer(
                 rate=settings.reader_rate,
@@ -67,6 +70,7 @@ def build_application(settings: Settings) -> NewsApp:
         .build()
     )
     app.bot_data.settings = settings
+    app.bot_data.metrics = metrics
     # Order matters: commands (readers', then operators'), buttons, then the catch-all.
     reader.register(app)
     operator.register(app)
@@ -93,6 +97,7 @@ async def open_resources(app: NewsApp) -> None:
         batch_size=max(10, min(200, int(settings.rate))),
         max_unrecorded=max_unrecorded_for(settings.rate, DELIVERY_CONCURRENCY),
         concurrency=DELIVERY_CONCURRENCY,
+        on_recorded=data.metrics.count_outcomes if data.metrics is not None else None,
     )
 
     async def report_missed(broadcast: BroadcastRow) -> None:
@@ -179,6 +184,8 @@ async def close_resources(app: NewsApp) -> None:
 async def on_error(update: object, context: Context) -> None:
     """Log every failure; a reader who blocked the bot or vanished is marked unreachable."""
     error = context.error
+    if context.bot_data.metrics is not None and isinstance(update, Update):
+        context.bot_data.metrics.update_errors.inc()
     chat = update.effective_chat if isinstance(update, Update) else None
     unreachable = isinstance(error, Forbidden) or (
         isinstance(error, BadRequest) and "chat not found" in error.message.lower()

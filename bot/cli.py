@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -20,6 +19,7 @@ from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.ingest import Stored, render, store_sources
+from bot.logs import redact
 from bot.preview import preview_dict, render_preview
 from bot.settings import Settings
 from bot.source_loader import load_sources
@@ -52,7 +52,7 @@ class UsageError(Exception):
 
 def fail(reason: str, status: int = EXIT_BAD_INPUT) -> NoReturn:
     """Print a one-line reason on stderr and exit (2: bad input or usage, 1: anything else)."""
-    print(f"newsbot: {reason}", file=sys.stderr)
+    print(f"newsbot: {redact(reason)}", file=sys.stderr)
     raise typer.Exit(status)
 
 
@@ -415,20 +415,17 @@ def db_upgrade() -> None:
 
 @app.command()
 def run() -> None:
-    """Run the bot: updates by polling, against NEWSBOT_API_URL."""
-    from bot.app import build_application
+    """Run the bot: updates by polling (or webhook when NEWSBOT_WEBHOOK_URL is set)."""
+    from bot.logs import configure_logging
+    from bot.runner import serve
 
     def start() -> None:
         settings = Settings()
         if settings.token is None:
             raise UsageError("NEWSBOT_TOKEN is not set (the bot token from @BotFather)")
+        configure_logging(settings)
         upgrade(settings.database_url)
-        logging.basicConfig(
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO
-        )
-        # httpx logs every request URL, and the URL holds the token.
-        logging.getLogger("httpx").setLevel(logging.WARNING)
-        build_application(settings).run_polling()
+        asyncio.run(serve(settings))
 
     guarded(start)
 

@@ -17,6 +17,7 @@ from db.session import unit_of_work
 
 if TYPE_CHECKING:
     from bot.feeds import FeedPoller
+    from bot.metrics import Metrics
     from bot.scheduler import BroadcastScheduler
 
 
@@ -34,6 +35,7 @@ class BotData:
     sessionmaker: async_sessionmaker[AsyncSession] | None = None
     scheduler: BroadcastScheduler | None = None
     feeds: FeedPoller | None = None
+    metrics: Metrics | None = None
     # Every "now" of scheduling comes from here, so tests can move time by hand.
     clock: Callable[[], datetime] = field(default=utcnow)
 

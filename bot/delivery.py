@@ -14,7 +14,7 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -25,6 +25,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
 from telegram.ext import ExtBot
 
+from bot import logs
 from bot.messages import story_card
 from bot.pacing import Pace
 from bot.texts import choose_language
@@ -90,6 +91,7 @@ class Deliverer:
         batch_size: int = 100,
         backoff_base: float = BACKOFF_BASE,
         clock: Callable[[], datetime] = utcnow,
+        on_recorded: Callable[[Sequence[Outcome]], None] | None = None,
     ) -> None:
         self.bot = bot
         self.sessionmaker = sessionmaker
@@ -101,6 +103,7 @@ class Deliverer:
         self.batch_size = batch_size
         self.backoff_base = backoff_base
         self.clock = clock
+        self.on_recorded = on_recorded
         self._stories: dict[int, _Story] = {}
         self._open: set[int] = set()  # running broadcasts, as of the last claim
         self._wake = asyncio.Event()
@@ -268,6 +271,7 @@ class Deliverer:
     async def _deliver(self, job: _Job) -> Outcome:
         """Send one story card and say what happened; never raises for one chat's failure."""
         claim = job.claim
+        logs.broadcast_id.set(claim.broadcast_id)  # this sender task's log lines name it
         pending = Outcome(claim.broadcast_id, claim.chat_id, "failed", claim.attempts)
         story = self._stories.get(claim.broadcast_id)
         if self._stopping:
@@ -343,6 +347,8 @@ class Deliverer:
     async def _record(self, batch: list[Outcome]) -> None:
         async with unit_of_work(self.sessionmaker) as session:
             await broadcasts.record_outcomes(session=session, outcomes=batch)
+        if self.on_recorded is not None:
+            self.on_recorded(batch)
 
 
 def _as_timedelta(value: int | timedelta) -> timedelta:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 TELEGRAM_API_URL = "https://api.telegram.org"
+SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 FREE_RATE_CEILING = 30
 PAID_RATE_CEILING = 1000
 
@@ -30,6 +33,10 @@ class Settings(BaseSettings):
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
     listen: str = "0.0.0.0:8443"
+    # Where /healthz and /metrics answer in polling mode (webhook mode serves them on LISTEN).
+    metrics_listen: str | None = None
+    log_format: Literal["text", "json"] = "text"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # A broadcast overdue by more than this when the bot (re)starts is reported, not sent.
     broadcast_grace: timedelta = Field(default=timedelta(hours=6), ge=timedelta(0))
     feeds: Annotated[tuple[str, ...], NoDecode] = ()
@@ -61,6 +68,34 @@ class Settings(BaseSettings):
             return float(value)
         return value
 
+    @field_validator("listen", "metrics_listen")
+    @classmethod
+    def _host_and_port(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        split_address(value)
+        return value.strip()
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _https_webhook(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        # Telegram only calls HTTPS webhooks; TLS ends at the publisher's reverse proxy.
+        if not value.startswith("https://"):
+            raise ValueError("NEWSBOT_WEBHOOK_URL must start with https://")
+        return value.strip()
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _telegram_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        if not SECRET_TOKEN.fullmatch(value.get_secret_value()):
+            # Not echoed: the value is a secret.
+            raise ValueError("NEWSBOT_WEBHOOK_SECRET must be 1-256 characters of A-Z a-z 0-9 _ -")
+        return value
+
     @field_validator("api_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
@@ -82,6 +117,20 @@ class Settings(BaseSettings):
         """Sends per second for everything but paid broadcasts (Telegram's free ceiling)."""
         return min(self.rate, FREE_RATE_CEILING)
 
+    @property
+    def webhook_path(self) -> str:
+        """The path of NEWSBOT_WEBHOOK_URL: where the webhook server takes updates."""
+        return urlsplit(self.webhook_url or "").path or "/"
+
+    @model_validator(mode="after")
+    def _webhook_needs_secret(self) -> Settings:
+        if self.webhook_url is not None and self.webhook_secret is None:
+            raise ValueError(
+                "NEWSBOT_WEBHOOK_SECRET is required with NEWSBOT_WEBHOOK_URL: without it anyone "
+                "who finds the address can send the bot updates"
+            )
+        return self
+
     @model_validator(mode="after")
     def _rate_within_ceiling(self) -> Settings:
         ceiling = PAID_RATE_CEILING if self.paid_broadcast else FREE_RATE_CEILING
@@ -95,3 +144,11 @@ class Settings(BaseSettings):
                 )
             )
         return self
+
+
+def split_address(address: str) -> tuple[str, int]:
+    """ "host:port" (or "[::1]:port") as a host and a port number."""
+    host, sep, port = address.strip().rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"{address!r} is not HOST:PORT")
+    return host.strip("[]") or "0.0.0.0", int(port)

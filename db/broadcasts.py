@@ -435,3 +435,17 @@ async def broadcast_progress(*, session: AsyncSession, broadcast_id: int) -> Pro
         dropped=counts.get("dropped", 0),
         readers=readers or 0,
     )
+
+
+async def running_counts(*, session: AsyncSession) -> dict[int, dict[str, int]]:
+    """Deliveries of every running broadcast, counted by status (for metrics)."""
+    rows = await session.execute(
+        select(DeliveryRow.broadcast_id, DeliveryRow.status, func.count())
+        .join(BroadcastRow, BroadcastRow.id == DeliveryRow.broadcast_id)
+        .where(BroadcastRow.status == "running")
+        .group_by(DeliveryRow.broadcast_id, DeliveryRow.status)
+    )
+    counts: dict[int, dict[str, int]] = {}
+    for broadcast, status, count in rows:
+        counts.setdefault(broadcast, {})[status] = count
+    return counts

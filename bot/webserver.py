@@ -1,0 +1,131 @@
+"""The bot's HTTP server: Telegram's webhook, /healthz and /metrics.
+
+In webhook mode it listens on NEWSBOT_LISTEN behind the publisher's reverse proxy (which ends
+TLS); in polling mode it serves only /healthz and /metrics, on NEWSBOT_METRICS_LISTEN.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+from sqlalchemy import text
+from telegram import Update
+
+from bot import logs
+from bot.metrics import CONTENT_TYPE, Metrics
+from bot.settings import split_address
+from db import broadcasts
+from db.session import unit_of_work
+
+if TYPE_CHECKING:
+    from bot.app import NewsApp
+
+log = logging.getLogger(__name__)
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+DATABASE_TIMEOUT = 3.0  # seconds a health check waits for the database
+
+
+class WebServer:
+    """An aiohttp server bound to one address; the webhook route only when given a secret."""
+
+    def __init__(
+        self,
+        app: NewsApp,
+        metrics: Metrics,
+        *,
+        listen: str,
+        webhook_path: str | None = None,
+        webhook_secret: str | None = None,
+    ) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.host, self.port = split_address(listen)
+        self.webhook_secret = webhook_secret
+        # While stopping, updates are answered 503 so Telegram (or the proxy) sends them again.
+        self.accepting = True
+        self._runner: web.AppRunner | None = None
+        server = web.Application()
+        server.router.add_get("/healthz", self.healthz)
+        server.router.add_get("/metrics", self.render_metrics)
+        if webhook_path is not None:
+            if webhook_secret is None:
+                raise ValueError("a webhook needs a secret")
+            server.router.add_post(webhook_path, self.take_update)
+        self._server = server
+
+    async def start(self) -> None:
+        """Bind and serve; the port actually bound is in `self.port` afterwards."""
+        runner = web.AppRunner(self._server, access_log=None, shutdown_timeout=2.0)
+        await runner.setup()
+        await web.TCPSite(runner, self.host, self.port).start()
+        self.port = runner.addresses[0][1]
+        self._runner = runner
+        log.info("serving /healthz and /metrics on %s:%s", self.host, self.port)
+
+    async def stop(self) -> None:
+        """Stop serving."""
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
+
+    async def take_update(self, request: web.Request) -> web.Response:
+        """Telegram's POST: refused without the secret, else queued for the handlers."""
+        given = request.headers.get(SECRET_HEADER, "")
+        assert self.webhook_secret is not None
+        if not hmac.compare_digest(given.encode(), self.webhook_secret.encode()):
+            log.warning("refused a webhook request from %s: wrong secret", request.remote)
+            return web.Response(status=403, text="forbidden")
+        if not self.accepting:
+            return web.Response(status=503, text="shutting down")
+        try:
+            data = await request.json()
+            update = Update.de_json(data, self.app.bot)
+        except (json.JSONDecodeError, UnicodeDecodeError, TypeError, KeyError, ValueError):
+            return web.Response(status=400, text="not a Telegram update")
+        await self.app.update_queue.put(update)
+        return web.Response(text="ok")
+
+    async def healthz(self, _request: web.Request) -> web.Response:
+        """200 while the process runs and the database answers; 503 otherwise."""
+        data = self.app.bot_data
+        body: dict[str, object] = {"status": "ok", "database": "ok"}
+        status = 200
+        try:
+            if data.engine is None:
+                raise RuntimeError("not open yet")
+            async with asyncio.timeout(DATABASE_TIMEOUT), data.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except Exception as error:
+            status = 503
+            body = {"status": "unavailable", "database": logs.redact(f"{error}")[:200]}
+        body["delivering"] = data.scheduler is not None and data.scheduler.delivering
+        return web.json_response(body, status=status)
+
+    async def render_metrics(self, _request: web.Request) -> web.Response:
+        """Prometheus exposition, with the database's numbers read now."""
+        await self.refresh()
+        return web.Response(body=self.metrics.render(), headers={"Content-Type": CONTENT_TYPE})
+
+    async def refresh(self) -> None:
+        """Read the outbox and the lock into the metrics snapshot."""
+        data = self.app.bot_data
+        snapshot = self.metrics.snapshot
+        snapshot.lock_held = data.scheduler is not None and data.scheduler.delivering
+        limiter = self.app.bot.rate_limiter
+        snapshot.retry_afters = getattr(limiter, "retry_after_count", 0)
+        try:
+            if data.sessionmaker is None:
+                raise RuntimeError("the database is not open yet")
+            async with asyncio.timeout(DATABASE_TIMEOUT), unit_of_work(data.sessionmaker) as s:
+                snapshot.running = await broadcasts.running_counts(session=s)
+            snapshot.database_up = True
+        except Exception as error:
+            log.warning("metrics: the database did not answer: %s", error)
+            snapshot.database_up = False
+            snapshot.running = {}
