@@ -231,7 +231,7 @@ class Deliverer:
             done = await broadcasts.finish_broadcasts(session=session, now=self.clock())
         for broadcast_id in done:
             self._stories.pop(broadcast_id, None)
-            log.info("broadcast %s finished", broadcast_id)
+            log.info("broadcast %s finished", broadcast_id, extra=logs.about(broadcast_id))
         return recorded
 
     async def _claim(self) -> list[_Job]:

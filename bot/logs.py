@@ -27,7 +27,10 @@ _secrets: set[str] = set()
 def register_secrets(settings: Settings) -> None:
     """Remember the values no log line or error message may show."""
     if settings.token is not None:
-        _add_secret(settings.token.get_secret_value())
+        token = settings.token.get_secret_value()
+        _add_secret(token)
+        # The part after the bot id is the secret half; an error may quote it alone.
+        _add_secret(token.partition(":")[2])
     if settings.webhook_secret is not None:
         _add_secret(settings.webhook_secret.get_secret_value())
     try:
@@ -54,12 +57,19 @@ def redact(text: str) -> str:
 
 
 class _Context(logging.Filter):
-    """Copies the current update and broadcast ids onto each record."""
+    """Copies the current update and broadcast ids onto each record (unless it names its own)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.update_id = update_id.get()
-        record.broadcast_id = broadcast_id.get()
+        if getattr(record, "update_id", None) is None:
+            record.update_id = update_id.get()
+        if getattr(record, "broadcast_id", None) is None:
+            record.broadcast_id = broadcast_id.get()
         return True
+
+
+def about(broadcast: int) -> dict[str, object]:
+    """`extra=` for a log call about one broadcast, made outside its sends."""
+    return {"broadcast_id": broadcast}
 
 
 class TextFormatter(logging.Formatter):

@@ -15,9 +15,12 @@ import time
 
 from telegram import Update
 
+from bot import logs
 from bot.app import NewsApp, build_application
 from bot.settings import Settings
 from bot.webserver import WebServer
+from db import broadcasts
+from db.session import unit_of_work
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +84,7 @@ async def _run(app: NewsApp, settings: Settings, stop: asyncio.Event) -> None:
             log.error(
                 "sends in flight did not finish in %.0f s; leaving them", DELIVERY_STOP_BUDGET
             )
+        await _log_where_broadcasts_stopped(app)
         log.info("stopped in %.1f s", time.monotonic() - started)
     finally:
         if server is not None:
@@ -103,3 +107,23 @@ def _web_server(app: NewsApp, settings: Settings) -> WebServer | None:
     if settings.metrics_listen is not None:
         return WebServer(app, metrics, listen=settings.metrics_listen)
     return None
+
+
+async def _log_where_broadcasts_stopped(app: NewsApp) -> None:
+    """One line per running broadcast: how far it came; the next deliverer goes on from there."""
+    if app.bot_data.sessionmaker is None:
+        return
+    try:
+        async with unit_of_work(app.bot_data.sessionmaker) as session:
+            running = await broadcasts.running_counts(session=session)
+    except Exception:
+        log.exception("could not read where the broadcasts stopped")
+        return
+    for broadcast_id, counts in sorted(running.items()):
+        log.info(
+            "broadcast %s paused: %d sent, %d waiting",
+            broadcast_id,
+            counts.get("sent", 0),
+            counts.get("queued", 0) + counts.get("sending", 0),
+            extra=logs.about(broadcast_id),
+        )

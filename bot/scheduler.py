@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram.ext import JobQueue
 
+from bot import logs
 from bot.delivery import Deliverer
 from db import broadcasts
 from db.lock import DeliveryLock
@@ -123,11 +124,21 @@ class BroadcastScheduler:
                 queued = await broadcasts.start_broadcast(
                     session=session, broadcast_id=broadcast_id, now=now
                 )
-                log.info("broadcast %s started: %s deliveries", broadcast_id, queued)
+                log.info(
+                    "broadcast %s started: %s deliveries",
+                    broadcast_id,
+                    queued,
+                    extra=logs.about(broadcast_id),
+                )
         if todo.start:
             self.deliverer.wake()
         for broadcast in missed:
-            log.warning("broadcast %s missed (due %s)", broadcast.id, broadcast.due_at)
+            log.warning(
+                "broadcast %s missed (due %s)",
+                broadcast.id,
+                broadcast.due_at,
+                extra=logs.about(broadcast.id),
+            )
             if self.on_missed is not None:
                 await self.on_missed(broadcast)
         self._schedule_later(todo.later)
