@@ -430,6 +430,9 @@ class FakeBotApi:
         self._delays: dict[str, deque[float]] = {}
         self._poll_generation = 0
         self._closing = False
+        # Counts changes, so a watcher can wait for "anything after what I last saw" without
+        # missing one that happened while it was busy (see wait_change).
+        self.version = 0
         # Test-side injections are synchronous, so waiters cannot use a Condition (notifying
         # needs its lock); every change instead sets the current Event and installs a new one.
         self._change = asyncio.Event()
@@ -467,7 +470,7 @@ class FakeBotApi:
         host, port = runner.addresses[0][:2]
         self._runner = runner
         self._closing = False
-        self._url = f"http://{host}:{port}"
+        self._url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
     async def stop(self) -> None:
         """Answer pending long polls and stop serving."""
@@ -766,7 +769,24 @@ class FakeBotApi:
                 f"but it holds {len(texts)}: {texts!r}"
             ) from None
 
+    async def wait_change(
+        self,
+        since: int,
+        timeout: float,  # noqa: ASYNC109
+    ) -> int:
+        """Wait until ``version`` differs from ``since`` (or timeout, or stop); the version."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                while self.version == since and not self._closing:
+                    await self._change.wait()
+        return self.version
+
+    def notify_change(self) -> None:
+        """Wake everything waiting for a change, after changing state outside a request."""
+        self._notify()
+
     def _notify(self) -> None:
+        self.version += 1
         self._change.set()
         self._change = asyncio.Event()
 

@@ -1,0 +1,78 @@
+"""The operator's side panel of the web chat: stored articles and each broadcast's progress."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.sandbox.state import JsonDict
+from db import broadcasts, store
+from db.broadcasts import Progress
+from db.models import ArticleRow
+
+ARTICLE_COUNT = 20
+BROADCAST_COUNT = 10
+
+
+def article_json(row: ArticleRow) -> JsonDict:
+    """An article as the panel lists it."""
+    return {
+        "id": row.id,
+        "title": row.title,
+        "language": row.language,
+        "sections": row.section_count,
+        "topics": row.topic_names,
+    }
+
+
+def progress_json(progress: Progress, zone: ZoneInfo) -> JsonDict:
+    """A broadcast and its deliveries by outcome, as the panel's progress bar shows them."""
+    b = progress.broadcast
+    return {
+        "id": b.id,
+        "article_id": b.article_id,
+        "status": b.status,
+        "topic": b.topic,
+        "due": b.due_at.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z"),
+        "targets": b.target_count,
+        "sent": progress.sent,
+        "skipped": progress.skipped,
+        "failed": progress.failed,
+        "waiting": progress.queued + progress.sending,
+        "dropped": progress.dropped,
+        "finished": progress.finished,
+        "readers": progress.readers,
+    }
+
+
+class StoreNewsroom:
+    """Reads the panel's state from the bot's database, one short unit of work per look."""
+
+    def __init__(
+        self,
+        unit_of_work: Callable[[], AbstractAsyncContextManager[AsyncSession]],
+        *,
+        timezone: str = "UTC",
+    ) -> None:
+        self._unit_of_work = unit_of_work
+        self._zone = ZoneInfo(timezone)
+
+    async def snapshot(self) -> JsonDict:
+        """The newest articles, the newest broadcasts with their progress, the subscribers."""
+        async with self._unit_of_work() as session:
+            articles = await store.list_articles(session=session, limit=ARTICLE_COUNT)
+            rows = await broadcasts.list_broadcasts(session=session, limit=BROADCAST_COUNT)
+            found = [
+                await broadcasts.broadcast_progress(session=session, broadcast_id=row.id)
+                for row in rows
+            ]
+            subscribers = await store.count_subscribers(session=session)
+        return {
+            "articles": [article_json(row) for row in articles],
+            "broadcasts": [progress_json(p, self._zone) for p in found if p is not None],
+            "subscribers": subscribers,
+            "timezone": self._zone.key,
+        }
