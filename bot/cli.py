@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import urllib.error
+import urllib.request
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,9 +21,9 @@ from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.ingest import Stored, render, store_sources
-from bot.logs import redact
+from bot.logs import redact, register_secrets
 from bot.preview import preview_dict, render_preview
-from bot.settings import Settings
+from bot.settings import Settings, split_address
 from bot.source_loader import load_sources
 from bot.when import WhenError, parse_when
 from content.errors import ContentError
@@ -409,7 +411,12 @@ def articles(
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply the database migrations."""
-    guarded(lambda: upgrade(Settings().database_url))
+    def run() -> None:
+        settings = Settings()
+        register_secrets(settings)  # a failed connection's message may quote the URL
+        upgrade(settings.database_url)
+
+    guarded(run)
     print("database is up to date")
 
 
@@ -428,6 +435,29 @@ def run() -> None:
         asyncio.run(serve(settings))
 
     guarded(start)
+
+
+@app.command()
+def healthcheck() -> None:
+    """Ask the running bot's /healthz (for a container's health check): exit 0 if healthy."""
+    def check() -> None:
+        settings = Settings()
+        address = settings.listen if settings.webhook_url else settings.metrics_listen
+        if address is None:
+            raise UsageError("no health endpoint: set NEWSBOT_METRICS_LISTEN in polling mode")
+        host, port = split_address(address)
+        if host in ("0.0.0.0", "::", ""):
+            host = "127.0.0.1"
+        url = f"http://{host}:{port}/healthz"
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                print(response.read().decode())
+        except urllib.error.HTTPError as error:
+            fail(f"unhealthy: {error.read().decode()}", status=1)
+        except OSError as error:
+            fail(f"{url} did not answer: {error}", status=1)
+
+    guarded(check)
 
 
 def main() -> None:
