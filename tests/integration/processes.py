@@ -88,10 +88,10 @@ class BotProcess:
         async with asyncio.timeout(within):
             while True:
                 assert self.process.returncode is None, self.output()[-3000:]
-                body = await self.health()
-                if body is not None and body.get("status") == "ok":
-                    if delivering is None or body.get("delivering") is delivering:
-                        return
+                body = await self.health() or {}
+                wanted = delivering is None or body.get("delivering") is delivering
+                if body.get("status") == "ok" and wanted:
+                    return
                 await asyncio.sleep(0.05)
 
     async def terminate(self, within: float = 15) -> float:
