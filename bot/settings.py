@@ -19,7 +19,10 @@ PAID_RATE_CEILING = 1000
 class Settings(BaseSettings):
     """Every setting of the bot; names and defaults are part of the public interface."""
 
-    model_config = SettingsConfigDict(env_prefix="NEWSBOT_", env_file=".env", extra="ignore")
+    # Errors never quote a value: the token and the webhook secret are values too.
+    model_config = SettingsConfigDict(
+        env_prefix="NEWSBOT_", env_file=".env", extra="ignore", hide_input_in_errors=True
+    )
 
     token: SecretStr | None = None
     database_url: str = "sqlite+aiosqlite:///newsbot.db"

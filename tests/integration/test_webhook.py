@@ -7,30 +7,27 @@ the bot's webhook the way Telegram does, with or without the secret header.
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.runner import serve
 from bot.sandbox.fake_api import FakeBotApi
 from bot.settings import Settings
+from db import broadcasts
 from db.migrate import upgrade
+from db.session import unit_of_work
 from tests.integration.bot_fixtures import TOKEN
+from tests.integration.delivery_fixtures import DeliveryWorld
+from tests.integration.processes import free_port, wait_for_status
 
 SECRET = "webhook-Secret_for-tests-42"
 WEBHOOK_URL = "https://news.example.org/telegram/updates"
-
-
-def free_port() -> int:
-    """A port nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -185,3 +182,42 @@ async def test_polling_mode_serves_health_on_its_own_port(
     finally:
         stop.set()
         await asyncio.wait_for(running, 10)
+
+
+async def test_running_counts_count_each_running_broadcast_by_status(
+    fake_api: FakeBotApi, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    helpers = DeliveryWorld(sessionmaker, fake_api, None, None, None)  # type: ignore[arg-type]
+    await helpers.add_readers(range(601, 604))
+    article_id = await helpers.add_article()
+    async with unit_of_work(sessionmaker) as session:
+        now = datetime.now(UTC)
+        started = await broadcasts.create_broadcast(
+            session=session, article_id=article_id, due_at=now
+        )
+        await broadcasts.start_broadcast(session=session, broadcast_id=started.id, now=now)
+        # Scheduled, not running: not counted.
+        await broadcasts.create_broadcast(session=session, article_id=article_id, due_at=now)
+    async with unit_of_work(sessionmaker) as session:
+        assert await broadcasts.running_counts(session=session) == {started.id: {"queued": 3}}
+
+
+async def test_metrics_count_broadcast_outcomes(
+    served: Served, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    helpers = DeliveryWorld(sessionmaker, served.api, None, None, None)  # type: ignore[arg-type]
+    readers = await helpers.add_readers(range(501, 506))
+    served.api.block_chat(readers[0])
+    article_id = await helpers.add_article()
+    async with unit_of_work(sessionmaker) as session:
+        row = await broadcasts.create_broadcast(
+            session=session, article_id=article_id, due_at=datetime.now(UTC)
+        )
+    await wait_for_status(sessionmaker, row.id, "done", within=20)
+    _, metrics = await served.get("/metrics")
+    assert 'newsbot_broadcast_messages_total{outcome="sent"} 4.0' in metrics
+    assert 'newsbot_broadcast_messages_total{outcome="skipped"} 1.0' in metrics
+    assert "newsbot_queue_depth 0.0" in metrics
+    assert "newsbot_delivery_lock_held 1.0" in metrics
+    # A finished broadcast leaves the per-broadcast gauge.
+    assert f'broadcast="{row.id}"' not in metrics

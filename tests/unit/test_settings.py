@@ -35,3 +35,28 @@ def test_the_rate_stays_under_telegrams_ceiling(monkeypatch: pytest.MonkeyPatch)
     assert (paid.rate, paid.reader_rate) == (500, 30)
     with pytest.raises(ValidationError, match="feed_interval"):
         settings(monkeypatch, rate="30", feed_interval="0")
+
+
+def test_webhook_mode_needs_https_and_a_well_formed_secret(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with pytest.raises(ValidationError, match="https://"):
+        settings(monkeypatch, webhook_url="http://news.example.org/hook", webhook_secret="abc")
+    with pytest.raises(ValidationError, match="NEWSBOT_WEBHOOK_SECRET is required"):
+        settings(monkeypatch, webhook_url="https://news.example.org/hook", webhook_secret="")
+    with pytest.raises(ValidationError, match="A-Z a-z 0-9") as refused:
+        settings(monkeypatch, webhook_secret="has spaces and $ymbols")
+    assert "$ymbols" not in str(refused.value)  # a secret is not echoed back
+    read = settings(
+        monkeypatch, webhook_url="https://news.example.org/tg/hook", webhook_secret="ok_Secret-1"
+    )
+    assert read.webhook_path == "/tg/hook"
+
+
+def test_listen_addresses_are_host_and_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert settings(monkeypatch, listen="0.0.0.0:8443").listen == "0.0.0.0:8443"
+    assert settings(monkeypatch, metrics_listen="").metrics_listen is None
+    with pytest.raises(ValidationError, match="HOST:PORT"):
+        settings(monkeypatch, metrics_listen="localhost")
+    with pytest.raises(ValidationError, match="HOST:PORT"):
+        settings(monkeypatch, listen="0.0.0.0:99999")
