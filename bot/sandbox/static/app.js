@@ -297,7 +297,9 @@ function renderNewsroom(data) {
     row.append(el("td", "id", "#" + article.id), el("td", "lang", article.language));
     const title = el("td", "title", article.title);
     title.dir = direction(article.title);
-    const topics = el("td", "muted", `${article.sections} sections · ${article.topics.join(", ")}`);
+    const sections = `${article.sections} section${article.sections === 1 ? "" : "s"}`;
+    const about = article.topics.length ? `${sections} · ${article.topics.join(", ")}` : sections;
+    const topics = el("td", "muted", about);
     const action = el("td");
     const button = el("button", "publish", "Publish");
     button.type = "button";

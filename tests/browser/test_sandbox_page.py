@@ -1,0 +1,192 @@
+"""The sandbox's web chat in a real browser: headless Chromium driven by Playwright.
+
+A reader subscribes, an editor pushes stories from the newsroom panel, the reader pages through
+one to its end; the Arabic reader's messages are laid out right to left, and an article that
+contains a script tag shows it as text. Screenshots are kept in artifacts/browser/.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.ingest import store_sources
+from bot.sandbox.runner import READERS, Sandbox, SandboxOptions
+from bot.settings import Settings
+from bot.source_loader import load_sources
+from bot.texts import text
+from tests.texts import REPO, SAMPLES
+
+playwright_api = pytest.importorskip("playwright.async_api")
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = REPO / "artifacts" / "browser"
+ARABIC, ENGLISH, EDITOR = (reader.id for reader in (READERS[0], READERS[1], READERS[3]))
+
+SCRIPT_TITLE = "The web desk tests its comment box with <script>alert(1)</script>"
+SCRIPT_ARTICLE = f"""{SCRIPT_TITLE}
+
+By Sandbox Desk
+
+Readers who type <script>alert(1)</script> into the new comment box should see those very
+characters, and nothing should pop up.
+
+The web desk ran the check in every browser in the newsroom before the box opened to everyone.
+"""
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason=f"{CHROMIUM} is absent: install Debian's chromium and chromium-driver (.ci/run does)",
+)
+
+
+@pytest.fixture
+async def sandbox(tmp_path: Path) -> AsyncIterator[Sandbox]:
+    """The whole sandbox on free ports, a fresh SQLite store, the samples and a script article."""
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'sandbox.db'}",
+        section_target=400,  # several sections, so "Next" is pressed more than once
+    )
+    options = SandboxOptions(host="127.0.0.1", port=0, api_port=0, samples=SAMPLES)
+    async with Sandbox(settings, options) as running:
+        assert running.app is not None and running.settings is not None
+        source = tmp_path / "script.txt"
+        source.write_text(SCRIPT_ARTICLE, encoding="utf-8")
+        async with running.app.bot_data.unit_of_work() as session:
+            await store_sources(
+                session=session,
+                sources=load_sources([str(source)]),
+                target=running.settings.section_target,
+            )
+        yield running
+
+
+async def test_read_a_pushed_story_to_the_end_in_both_directions(sandbox: Sandbox) -> None:
+    pw = playwright_api
+    pw.expect.set_options(timeout=15_000)
+    assert sandbox.web is not None
+    url = sandbox.web.url
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    dialogs: list[str] = []
+
+    async with pw.async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            context = await browser.new_context(viewport={"width": 1280, "height": 860})
+
+            async def open_reader(reader_id: int) -> playwright_api.Page:
+                page = await context.new_page()
+                page.on("dialog", lambda dialog: dialogs.append(dialog.message))
+                await page.goto(f"{url}/?reader={reader_id}")
+                await pw.expect(page.locator("#status")).to_have_text("online")
+                return page
+
+            async def say(page: playwright_api.Page, words: str) -> None:
+                await page.locator("#text").fill(words)
+                await page.locator("#text").press("Enter")
+
+            # Two readers subscribe.
+            english = await open_reader(ENGLISH)
+            await say(english, "/start")
+            await pw.expect(bot_messages(english).first).to_contain_text(
+                first_line("en", "greeting")
+            )
+            arabic = await open_reader(ARABIC)
+            await say(arabic, "/start")
+            await pw.expect(bot_messages(arabic).first).to_contain_text(
+                first_line("ar", "greeting")
+            )
+
+            # The editor pushes three stories from the newsroom panel.
+            editor = await open_reader(EDITOR)
+            await pw.expect(editor.locator("#newsroom")).to_be_visible()
+            for title in ("City approves a night bus network", "محطة شمسية", SCRIPT_TITLE):
+                row = editor.locator("#articles tr", has_text=title)
+                await row.get_by_role("button", name="Publish").click()
+            await pw.expect(editor.locator("#broadcasts li")).to_have_count(3)
+            for broadcast in range(1, 4):
+                item = editor.locator(f"#broadcasts li[data-broadcast='{broadcast}']")
+                await pw.expect(item).to_contain_text("2/2 sent")
+            await pw.expect(editor.locator("#broadcasts li.status-done")).to_have_count(3)
+
+            # The English reader got the push without reloading, and reads it to the end.
+            card = bot_messages(english).filter(has_text="City approves a night bus network")
+            await pw.expect(card).to_have_count(1)
+            section = await press(english, card, text("en", "read_more"))
+            sections = 1
+            next_button = re.compile(r"^Next \(\d+.\d+\)$")  # Playwright cannot take a "/" here
+            while await section.get_by_role("button", name=next_button).count():
+                section = await press(english, section, next_button)
+                sections += 1
+            assert sections >= 2
+            await pw.expect(section).to_contain_text(text("en", "end_of_story"))
+            await pw.expect(section.get_by_role("button", name="Latest stories")).to_be_visible()
+
+            # The article with a script tag shows it as text and runs nothing.
+            script_card = bot_messages(english).filter(has_text="<script>alert(1)</script>")
+            await pw.expect(script_card).to_have_count(1)
+            await pw.expect(script_card.locator(".text b")).to_have_text(SCRIPT_TITLE)
+            assert await english.locator("#messages script").count() == 0
+            assert await english.evaluate("document.scripts.length") == 1  # app.js only
+            assert await direction(script_card) == "ltr"
+            await english.screenshot(path=ARTIFACTS / "sandbox-en.png")
+
+            # The Arabic reader's story reads right to left, card and sections alike.
+            solar = bot_messages(arabic).filter(has_text="محطة شمسية")
+            await pw.expect(solar).to_have_count(1)
+            assert await direction(solar) == "rtl"
+            first = await press(arabic, solar, text("ar", "read_more"))
+            assert await direction(first) == "rtl"
+            await pw.expect(
+                first.get_by_role("button", name=re.compile("^التالي"))
+            ).to_be_visible()
+            await arabic.screenshot(path=ARTIFACTS / "sandbox.png")
+            await editor.screenshot(path=ARTIFACTS / "sandbox-newsroom.png")
+            assert dialogs == []
+            await context.close()
+        finally:
+            await browser.close()
+
+
+def first_line(language: str, key: str) -> str:
+    """The first line of one of the bot's texts."""
+    return text(language, key).splitlines()[0]
+
+
+def bot_messages(page: playwright_api.Page) -> playwright_api.Locator:
+    """The bot's messages on the page, oldest first."""
+    return page.locator("#messages li.from-bot")
+
+
+async def press(
+    page: playwright_api.Page, message: playwright_api.Locator, label: str | re.Pattern[str]
+) -> playwright_api.Locator:
+    """Press a button of a bot message; the bot's next message, once it has arrived."""
+    messages = bot_messages(page)
+    before = await messages.count()
+    await message.get_by_role("button", name=label).click()
+    await playwright_api.expect(messages).to_have_count(before + 1)
+    return messages.last
+
+
+async def direction(message: playwright_api.Locator) -> str:
+    """The computed text direction of a message's text."""
+    value = await message.locator(".text").evaluate("node => getComputedStyle(node).direction")
+    assert isinstance(value, str)
+    return value
