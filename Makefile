@@ -4,6 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
+DEMO_ARGS ?=
 
 .PHONY: install demo test lint format bench bench-fanout clean
 
@@ -15,9 +16,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The sandbox: the bot, a local Telegram lookalike and a web chat at http://127.0.0.1:8080.
+# Options go through DEMO_ARGS, e.g. make demo DEMO_ARGS="--port 9090".
 demo: $(STAMP)
-	$(BIN)/newsbot preview samples/ar-solar-station.txt
-	$(BIN)/newsbot preview samples/en-night-buses.md
+	$(BIN)/newsbot sandbox $(DEMO_ARGS)
 
 test: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
