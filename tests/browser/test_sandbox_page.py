@@ -12,6 +12,7 @@ import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from bot.ingest import store_sources
@@ -50,6 +51,12 @@ The web desk ran the check in every browser in the newsroom before the box opene
 
 # A newcomer's machine may have no Chromium: skip there. CI installs it and says it is required,
 # so that a failed install cannot pass as a skipped test.
+RICH_HTML = (
+    "<b>bold and <i>both</i></b>, a <a href='https://example.org/x'>link</a>, "
+    "<code>/not_a_command</code>, <tg-spoiler>hidden</tg-spoiler>, send /latest\n"
+    "<blockquote>a quote</blockquote>"
+)
+
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists() and os.environ.get("NEWSBOT_TEST_BROWSER") != "required",
     reason=f"{CHROMIUM} is absent: install Debian's chromium and chromium-driver (.ci/run does)",
@@ -148,6 +155,22 @@ async def test_read_a_pushed_story_to_the_end_in_both_directions(sandbox: Sandbo
             assert await english.locator("#messages script").count() == 0
             assert await english.evaluate("document.scripts.length") == 1  # app.js only
             assert await direction(script_card) == "ltr"
+
+            # Telegram's formatting becomes elements; a /command in plain text can be tapped.
+            await send_as_bot(sandbox, ENGLISH, RICH_HTML)
+            rich = bot_messages(english).filter(has_text="both")
+            await pw.expect(rich.locator(".text b > i")).to_have_text("both")
+            link = rich.locator(".text a")
+            await pw.expect(link).to_have_attribute("href", "https://example.org/x")
+            await pw.expect(rich.locator(".text code")).to_have_text("/not_a_command")
+            assert await rich.locator(".text code .command").count() == 0
+            await pw.expect(rich.locator(".text blockquote")).to_have_text("a quote")
+            await pw.expect(rich.locator(".text .spoiler")).to_have_text("hidden")
+            users = english.locator("#messages li.from-user")
+            before = await users.count()
+            await rich.locator(".text .command", has_text="/latest").click()
+            await pw.expect(users).to_have_count(before + 1)
+            await pw.expect(users.last).to_have_text(re.compile("^/latest"))
             await english.screenshot(path=ARTIFACTS / "sandbox-en.png")
 
             # The Arabic reader's story reads right to left, card and sections alike.
@@ -165,6 +188,16 @@ async def test_read_a_pushed_story_to_the_end_in_both_directions(sandbox: Sandbo
             await context.close()
         finally:
             await browser.close()
+
+
+async def send_as_bot(sandbox: Sandbox, chat_id: int, html: str) -> None:
+    """Send a message through the fake Bot API as the bot would."""
+    url = f"{sandbox.api.url}/bot{sandbox.api.token}/sendMessage"
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(url, json={"chat_id": chat_id, "text": html, "parse_mode": "HTML"}) as answer,
+    ):
+        assert (await answer.json())["ok"]
 
 
 def first_line(language: str, key: str) -> str:

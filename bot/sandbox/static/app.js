@@ -76,6 +76,26 @@ function elementFor(entity, text) {
   }
 }
 
+// Telegram makes "/command" in a bot's text tappable though no entity marks it; so does this.
+const COMMAND = /(^|[\s(])(\/[A-Za-z0-9_]{1,32})(?=$|[\s.,;:!?)\u060C\u061B])/g;
+const LITERAL = new Set(["CODE", "PRE", "A"]);
+
+function appendText(parent, piece) {
+  let last = 0;
+  if (!LITERAL.has(parent.tagName) && !parent.classList.contains("command")) {
+    for (const match of piece.matchAll(COMMAND)) {
+      const at = match.index + match[1].length;
+      parent.append(document.createTextNode(piece.slice(last, at)));
+      const name = match[2];
+      const command = elementFor({ type: "bot_command", offset: 0, length: name.length }, name);
+      command.textContent = name;
+      parent.append(command);
+      last = at + match[2].length;
+    }
+  }
+  parent.append(document.createTextNode(piece.slice(last)));
+}
+
 // Entities nest like the HTML they came from; one that crosses an outer end is split there.
 function renderRange(parent, text, start, end, entities) {
   let position = start;
@@ -85,7 +105,7 @@ function renderRange(parent, text, start, end, entities) {
     const from = Math.max(entity.offset, position);
     const to = Math.min(entity.offset + entity.length, end);
     if (to <= from) continue;
-    if (from > position) parent.append(document.createTextNode(text.slice(position, from)));
+    if (from > position) appendText(parent, text.slice(position, from));
     const inner = [];
     while (pending.length && pending[0].offset < to) {
       const child = pending.shift();
@@ -99,7 +119,7 @@ function renderRange(parent, text, start, end, entities) {
     parent.append(node);
     position = to;
   }
-  if (position < end) parent.append(document.createTextNode(text.slice(position, end)));
+  if (position < end) appendText(parent, text.slice(position, end));
 }
 
 function byPosition(a, b) {
