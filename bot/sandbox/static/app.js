@@ -69,6 +69,7 @@ function elementFor(entity, text) {
     }
     case "bot_command": {
       const span = el("span", "command");
+      span.dir = "ltr"; // "/latest" inside Arabic text must not read "latest/"
       span.addEventListener("click", () => sendText(piece));
       return span;
     }
