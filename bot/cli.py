@@ -484,7 +484,7 @@ def sandbox(
 ) -> None:
     """Run the bot against a local Telegram lookalike with a web chat: no token, no network."""
     from bot.logs import configure_logging
-    from bot.sandbox.runner import SandboxOptions, find_samples, run_sandbox
+    from bot.sandbox.runner import ListenError, SandboxOptions, find_samples, run_sandbox
 
     def start() -> None:
         options = SandboxOptions(host, port, api_port, api_only, samples or find_samples())
@@ -497,6 +497,9 @@ def sandbox(
         if "log_level" not in settings.model_fields_set:
             settings = settings.model_copy(update={"log_level": "WARNING"})
         configure_logging(settings)
-        run_sandbox(settings, options)
+        try:
+            run_sandbox(settings, options)
+        except ListenError as error:
+            fail(str(error), status=1)
 
     guarded(start)

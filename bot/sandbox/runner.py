@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,7 @@ from db.migrate import upgrade
 __all__ = [
     "DEFAULT_DATABASE_URL",
     "READERS",
+    "ListenError",
     "Sandbox",
     "SandboxOptions",
     "find_samples",
@@ -60,6 +62,10 @@ DEFAULT_OPERATOR = 1004
 
 _CHECKOUT_SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 _ANY_ADDRESS = {"0.0.0.0", "::", ""}
+
+
+class ListenError(Exception):
+    """A server of the sandbox could not listen on its address (a port in use, say)."""
 
 
 def find_samples() -> Path | None:
@@ -161,8 +167,21 @@ class Sandbox:
             await self._stack.aclose()
             raise
 
+    async def _listen(
+        self, what: str, option: str, port: int, start: Callable[[], Awaitable[None]]
+    ) -> None:
+        try:
+            await start()
+        except OSError as error:
+            # asyncio words it "error while attempting to bind on address …": name the cause.
+            reason = os.strerror(error.errno) if error.errno else str(error)
+            raise ListenError(
+                f"the {what} cannot listen on {self.options.host}:{port} ({reason.lower()}); "
+                f"choose another with {option}"
+            ) from None
+
     async def _start(self) -> None:
-        await self.api.start()
+        await self._listen("Bot API", "--api-port", self.options.api_port, self.api.start)
         self._stack.push_async_callback(self.api.stop)
         api_url = _client_url(self.api.url, self.options.host)
         settings = sandbox_settings(self.base_settings, api_url)
@@ -182,7 +201,7 @@ class Sandbox:
             host=self.options.host,
             port=self.options.port,
         )
-        await self.web.start()
+        await self._listen("web chat", "--port", self.options.port, self.web.start)
         self._stack.push_async_callback(self.web.stop)
 
     async def _start_bot(self, settings: Settings) -> NewsApp:

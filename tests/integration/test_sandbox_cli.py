@@ -8,6 +8,7 @@ import os
 import queue
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -159,3 +160,19 @@ def test_api_only_prints_the_url_and_token_for_another_bot(tmp_path: Path) -> No
         _, err = running.stop_with_ctrl_c()
     assert err == ""
     assert not database.exists()  # no bot, so no store
+
+
+def test_a_port_in_use_is_named_in_one_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(
+            app,
+            ["sandbox", "--api-only", "--port", "0", "--api-port", str(port)],
+        )
+    assert result.exit_code == 1, result.output
+    assert result.stderr.strip() == (
+        f"newsbot: the Bot API cannot listen on 127.0.0.1:{port} (address already in use); "
+        "choose another with --api-port"
+    )
