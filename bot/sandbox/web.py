@@ -126,14 +126,9 @@ def _event_json(chat: Chat, event: ChatEvent) -> JsonDict | None:
     """The page's view of one chat event; None for events the page does not show."""
     if event.kind == "user_message":
         user_message = chat.user_messages.get(event.message_id)
-        return (
-            None
-            if user_message is None
-            else {
-                "type": "message",
-                "message": _user_message_json(user_message),
-            }
-        )
+        if user_message is None:
+            return None
+        return {"type": "message", "message": _user_message_json(user_message)}
     if event.kind in ("bot_message", "edit"):
         # The message as it is now: a later edit or delete is sent as its own event anyway.
         message = chat.messages.get(event.message_id)

@@ -406,3 +406,16 @@ async def test_api_only_serves_another_bot() -> None:
             info = await page.get("/api/readers")
             assert info["newsroom"] is False
             assert not any(r["operator"] for r in info["readers"])
+
+
+async def test_wait_change_misses_no_change(api: FakeBotApi) -> None:
+    seen = api.version
+    api.send_user_message(ENGLISH.id, "before the wait")
+    # A change made before the wait began is reported at once, not after the timeout.
+    assert await api.wait_change(seen, timeout=5) > seen
+    seen = api.version
+    waiter = asyncio.create_task(api.wait_change(seen, timeout=5))
+    await asyncio.sleep(0)
+    api.notify_change()
+    assert await asyncio.wait_for(waiter, 1) == seen + 1
+    assert await api.wait_change(api.version, timeout=0.05) == api.version
