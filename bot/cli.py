@@ -411,6 +411,7 @@ def articles(
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply the database migrations."""
+
     def run() -> None:
         settings = Settings()
         register_secrets(settings)  # a failed connection's message may quote the URL
@@ -440,6 +441,7 @@ def run() -> None:
 @app.command()
 def healthcheck() -> None:
     """Ask the running bot's /healthz (for a container's health check): exit 0 if healthy."""
+
     def check() -> None:
         settings = Settings()
         address = settings.listen if settings.webhook_url else settings.metrics_listen
