@@ -65,12 +65,21 @@ def guarded(action: Callable[[], T]) -> T:
     except (ContentError, UsageError) as error:
         fail(str(error))
     except ValidationError as error:
-        first = error.errors()[0]
-        fail(f"bad setting {'.'.join(str(p) for p in first['loc'])}: {first['msg']}")
+        fail(setting_error(error))
     except (typer.Exit, typer.Abort, KeyboardInterrupt):
         raise
     except Exception as error:
         fail(f"{type(error).__name__}: {error}", status=1)
+
+
+def setting_error(error: ValidationError) -> str:
+    """The first problem with the settings, named by its environment variable."""
+    first = error.errors()[0]
+    reason = first["msg"].removeprefix("Value error, ")
+    if not first["loc"]:  # a rule about several settings names them in its message
+        return f"bad settings: {reason}"
+    name = "NEWSBOT_" + "_".join(str(part) for part in first["loc"]).upper()
+    return f"bad setting {name}: {reason}"
 
 
 def with_store(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:

@@ -53,7 +53,7 @@ class Settings(BaseSettings):
             try:
                 return frozenset(int(part) for part in value.split(",") if part.strip())
             except ValueError:
-                raise ValueError("NEWSBOT_OPERATORS must be comma-separated user ids") from None
+                raise ValueError("must be comma-separated user ids") from None
         return value
 
     @field_validator("feeds", mode="before")
@@ -86,7 +86,7 @@ class Settings(BaseSettings):
             return None
         # Telegram only calls HTTPS webhooks; TLS ends at the publisher's reverse proxy.
         if not value.startswith("https://"):
-            raise ValueError("NEWSBOT_WEBHOOK_URL must start with https://")
+            raise ValueError("must start with https:// (Telegram calls only HTTPS webhooks)")
         return value.strip()
 
     @field_validator("webhook_secret")
@@ -96,7 +96,7 @@ class Settings(BaseSettings):
             return None
         if not SECRET_TOKEN.fullmatch(value.get_secret_value()):
             # Not echoed: the value is a secret.
-            raise ValueError("NEWSBOT_WEBHOOK_SECRET must be 1-256 characters of A-Z a-z 0-9 _ -")
+            raise ValueError("must be 1-256 characters of A-Z a-z 0-9 _ -")
         return value
 
     @field_validator("api_url")

@@ -54,7 +54,7 @@ def test_a_bad_setting_is_bad_usage(monkeypatch: pytest.MonkeyPatch) -> None:
     result = CliRunner().invoke(app, ["sandbox", "--port", "0", "--api-port", "0"])
     assert result.exit_code == 2, result.output
     assert len(result.stderr.strip().splitlines()) == 1
-    assert result.stderr.startswith("newsbot: bad setting operators")
+    assert result.stderr.startswith("newsbot: bad setting NEWSBOT_OPERATORS")
 
 
 @dataclass

@@ -118,4 +118,4 @@ def test_bad_setting_exits_2(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text("NEWSBOT_SECTION_TARGET=ten\n")
     result = newsbot("preview", str(SAMPLES / "en-night-buses.md"), cwd=tmp_path)
     assert result.returncode == 2
-    assert "section_target" in result.stderr and "Traceback" not in result.stderr
+    assert "NEWSBOT_SECTION_TARGET" in result.stderr and "Traceback" not in result.stderr
