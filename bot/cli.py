@@ -20,10 +20,11 @@ from rich.progress import Progress as RichProgress
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.addresses import http_url, reachable_host, split_address
 from bot.ingest import Stored, render, store_sources
 from bot.logs import redact, register_secrets
 from bot.preview import preview_dict, render_preview
-from bot.settings import Settings, split_address
+from bot.settings import Settings
 from bot.source_loader import load_sources
 from bot.when import WhenError, parse_when
 from content.errors import ContentError
@@ -457,9 +458,7 @@ def healthcheck() -> None:
         if address is None:
             raise UsageError("no health endpoint: set NEWSBOT_METRICS_LISTEN in polling mode")
         host, port = split_address(address)
-        if host in ("0.0.0.0", "::", ""):
-            host = "127.0.0.1"
-        url = f"http://{host}:{port}/healthz"
+        url = f"{http_url(reachable_host(host), port)}/healthz"
         try:
             with urllib.request.urlopen(url, timeout=5) as response:
                 print(response.read().decode())

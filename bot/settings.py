@@ -10,6 +10,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.addresses import split_address
+
 TELEGRAM_API_URL = "https://api.telegram.org"
 SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 FREE_RATE_CEILING = 30
@@ -147,11 +149,3 @@ class Settings(BaseSettings):
                 )
             )
         return self
-
-
-def split_address(address: str) -> tuple[str, int]:
-    """ "host:port" (or "[::1]:port") as a host and a port number."""
-    host, sep, port = address.strip().rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ValueError(f"{address!r} is not HOST:PORT")
-    return host.strip("[]") or "0.0.0.0", int(port)

@@ -17,8 +17,8 @@ from sqlalchemy import text
 from telegram import Update
 
 from bot import logs
+from bot.addresses import split_address
 from bot.metrics import CONTENT_TYPE, Metrics
-from bot.settings import split_address
 from db import broadcasts
 from db.session import unit_of_work
 

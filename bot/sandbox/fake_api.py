@@ -24,6 +24,7 @@ from typing import Any, Self, TypeVar
 
 from aiohttp import web
 
+from bot.addresses import http_url
 from bot.sandbox.state import (
     BotMessage,
     CallbackAnswer,
@@ -470,7 +471,7 @@ class FakeBotApi:
         host, port = runner.addresses[0][:2]
         self._runner = runner
         self._closing = False
-        self._url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+        self._url = http_url(host, port)
 
     async def stop(self) -> None:
         """Answer pending long polls and stop serving."""

@@ -23,6 +23,7 @@ from typing import Self, TextIO
 from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
+from bot.addresses import ANY_ADDRESSES, http_url, reachable_host
 from bot.app import NewsApp, build_application
 from bot.ingest import Stored, store_sources
 from bot.sandbox.fake_api import DEFAULT_TOKEN, FakeBotApi
@@ -61,7 +62,6 @@ READERS = (
 DEFAULT_OPERATOR = 1004
 
 _CHECKOUT_SAMPLES = Path(__file__).resolve().parents[2] / "samples"
-_ANY_ADDRESS = {"0.0.0.0", "::", ""}
 
 
 class ListenError(Exception):
@@ -134,10 +134,9 @@ def _is_loopback(host: str) -> bool:
 
 def _client_url(url: str, host: str) -> str:
     """A URL to connect to: a server bound to every address is reached on loopback."""
-    if host in _ANY_ADDRESS:
-        port = url.rsplit(":", 1)[1]
-        return f"http://127.0.0.1:{port}"
-    return url
+    if host not in ANY_ADDRESSES:
+        return url
+    return http_url(reachable_host(host), int(url.rsplit(":", 1)[1]))
 
 
 class Sandbox:

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from bot.addresses import http_url
 from bot.sandbox.fake_api import MAX_TEXT_LENGTH, FakeBotApi
 from bot.sandbox.state import BotMessage, Chat, ChatEvent, JsonDict
 from bot.sandbox.telegram_html import utf16_len
@@ -229,7 +230,7 @@ class WebChat:
             raise
         host, port = runner.addresses[0][:2]
         self._runner = runner
-        self._url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+        self._url = http_url(host, port)
 
     async def stop(self) -> None:
         """End every event stream and stop serving."""
