@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.sandbox.fake_api import FakeBotApi
 from db import broadcasts
 from db.session import unit_of_work
+from tests.integration.delivery_fixtures import DeliveryWorld
 
 
 def free_port() -> int:
@@ -133,3 +135,17 @@ async def wait_for_status(
         # The bot runs in another process: the database is the only thing to watch.
         while await broadcast_status(sessionmaker, broadcast_id) != status:  # noqa: ASYNC110
             await asyncio.sleep(0.1)
+
+
+async def queue_broadcast(
+    sessionmaker: async_sessionmaker[AsyncSession], api: FakeBotApi, readers: int
+) -> tuple[list[int], int]:
+    """Subscribe readers and create a broadcast that is due now."""
+    helpers = DeliveryWorld(sessionmaker, api, None, None, None)  # type: ignore[arg-type]
+    chat_ids = await helpers.add_readers(range(1, readers + 1))
+    article_id = await helpers.add_article()
+    async with unit_of_work(sessionmaker) as session:
+        row = await broadcasts.create_broadcast(
+            session=session, article_id=article_id, due_at=datetime.now(UTC)
+        )
+    return chat_ids, row.id

@@ -5,13 +5,9 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import signal
-import sys
 from collections import Counter
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -19,15 +15,19 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.app import DELIVERY_CONCURRENCY
 from bot.delivery import max_unrecorded_for
 from bot.sandbox.fake_api import FakeBotApi
-from db import broadcasts
-from db.session import unit_of_work
-from tests.integration.delivery_fixtures import DeliveryWorld
+from tests.integration.processes import (
+    BotProcess,
+    broadcast_status,
+    queue_broadcast,
+    wait_for_status,
+)
 
 TOKEN = "515151:crash-test-token"
 READERS = 400
 RATE = 200  # paid broadcasts: fast enough to finish in seconds, slow enough to be caught
 # The bot's cap on sends whose outcome is not yet written, at this rate.
 MAX_UNRECORDED = max_unrecorded_for(RATE, DELIVERY_CONCURRENCY)
+PACED = {"NEWSBOT_PAID_BROADCAST": "true", "NEWSBOT_RATE": str(RATE)}
 
 
 @pytest.fixture
@@ -37,69 +37,30 @@ async def crash_api() -> AsyncIterator[FakeBotApi]:
         yield api
 
 
-async def start_bot(api: FakeBotApi, database_url: str) -> asyncio.subprocess.Process:
-    """`newsbot run` in its own process, paced at RATE with paid broadcasts."""
-    env = {
-        **os.environ,
-        "NEWSBOT_TOKEN": TOKEN,
-        "NEWSBOT_API_URL": api.url,
-        "NEWSBOT_DATABASE_URL": database_url,
-        "NEWSBOT_PAID_BROADCAST": "true",
-        "NEWSBOT_RATE": str(RATE),
-    }
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "run",
-        env=env,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
-
-
-async def broadcast_status(
-    sessionmaker: async_sessionmaker[AsyncSession], broadcast_id: int
-) -> str:
-    async with unit_of_work(sessionmaker) as session:
-        row = await broadcasts.get_broadcast(session=session, broadcast_id=broadcast_id)
-    assert row is not None
-    return row.status
-
-
 async def test_sigkill_mid_broadcast_loses_nothing(
-    crash_api: FakeBotApi, database_url: str, sessionmaker: async_sessionmaker[AsyncSession]
+    crash_api: FakeBotApi,
+    database_url: str,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    tmp_path: Path,
 ) -> None:
-    # The world fixture is not used: its bot would be a second deliverer. Only its helpers are.
-    helpers = DeliveryWorld(sessionmaker, crash_api, None, None, None)  # type: ignore[arg-type]
-    readers = await helpers.add_readers(range(1, READERS + 1))
-    article_id = await helpers.add_article()
-    async with unit_of_work(sessionmaker) as session:
-        row = await broadcasts.create_broadcast(
-            session=session, article_id=article_id, due_at=datetime.now(UTC)
-        )
-    broadcast_id = row.id
+    readers, broadcast_id = await queue_broadcast(sessionmaker, crash_api, READERS)
 
-    first = await start_bot(crash_api, database_url)
+    first = await BotProcess.start(crash_api, database_url, tmp_path / "first.log", PACED)
     try:
         await crash_api.wait_for(lambda: len(crash_api.timeline) >= READERS // 4, timeout=30)
     finally:
-        first.send_signal(signal.SIGKILL)
-        await first.wait()
+        await first.kill()
     sent_before_kill = len(crash_api.timeline)
     assert sent_before_kill < READERS, "the broadcast finished before it could be interrupted"
     assert await broadcast_status(sessionmaker, broadcast_id) == "running"
 
-    second = await start_bot(crash_api, database_url)
+    second = await BotProcess.start(crash_api, database_url, tmp_path / "second.log", PACED)
     try:
-        async with asyncio.timeout(60):
-            while await broadcast_status(sessionmaker, broadcast_id) != "done":  # noqa: ASYNC110
-                await asyncio.sleep(0.1)
+        await wait_for_status(sessionmaker, broadcast_id, "done")
+        await second.terminate()
     finally:
-        second.send_signal(signal.SIGTERM)
-        _, errors = await second.communicate()
-    assert second.returncode == 0, errors.decode()[-2000:]
+        await second.kill()
+    assert second.process.returncode == 0, second.output()[-2000:]
 
     copies = Counter(chat_id for _, chat_id, _ in crash_api.timeline)
     assert set(copies) == set(readers)  # nothing lost

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -22,8 +21,13 @@ from bot.runner import SHUTDOWN_BUDGET
 from bot.sandbox.fake_api import FakeBotApi
 from db import broadcasts
 from db.session import unit_of_work
-from tests.integration.delivery_fixtures import DeliveryWorld
-from tests.integration.processes import BotProcess, broadcast_status, free_port, wait_for_status
+from tests.integration.processes import (
+    BotProcess,
+    broadcast_status,
+    free_port,
+    queue_broadcast,
+    wait_for_status,
+)
 
 TOKEN = "626262626:AAHsecret-part-of-the-token_xyz"
 SECRET = "hook-secret_Zq7"
@@ -35,20 +39,6 @@ async def term_api() -> AsyncIterator[FakeBotApi]:
     """The fake Bot API the bot process talks to."""
     async with FakeBotApi(token=TOKEN) as api:
         yield api
-
-
-async def queue_broadcast(
-    sessionmaker: async_sessionmaker[AsyncSession], api: FakeBotApi, readers: int
-) -> tuple[list[int], int]:
-    """Subscribe readers and create a broadcast that is due now."""
-    helpers = DeliveryWorld(sessionmaker, api, None, None, None)  # type: ignore[arg-type]
-    chat_ids = await helpers.add_readers(range(1, readers + 1))
-    article_id = await helpers.add_article()
-    async with unit_of_work(sessionmaker) as session:
-        row = await broadcasts.create_broadcast(
-            session=session, article_id=article_id, due_at=datetime.now(UTC)
-        )
-    return chat_ids, row.id
 
 
 async def test_sigterm_mid_broadcast_records_where_it_stopped(

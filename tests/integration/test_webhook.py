@@ -30,6 +30,17 @@ SECRET = "webhook-Secret_for-tests-42"
 WEBHOOK_URL = "https://news.example.org/telegram/updates"
 
 
+def settings_for(api: FakeBotApi, database_url: str, **overrides: Any) -> Settings:
+    """The bot's settings against the fake API and the test database, plus `overrides`."""
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        token=TOKEN,
+        api_url=api.url,
+        database_url=database_url,
+        **overrides,
+    )
+
+
 @dataclass
 class Served:
     """The bot in webhook mode and a way to post to it."""
@@ -63,11 +74,9 @@ async def served(fake_api: FakeBotApi, database_url: str) -> AsyncIterator[Serve
     """`serve` in webhook mode on a free port, stopped (as by SIGTERM) after the test."""
     await asyncio.to_thread(upgrade, database_url)
     port = free_port()
-    settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        token=TOKEN,
-        api_url=fake_api.url,
-        database_url=database_url,
+    settings = settings_for(
+        fake_api,
+        database_url,
         language="en",
         webhook_url=WEBHOOK_URL,
         webhook_secret=SECRET,
@@ -162,13 +171,7 @@ async def test_polling_mode_serves_health_on_its_own_port(
 ) -> None:
     await asyncio.to_thread(upgrade, database_url)
     port = free_port()
-    settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        token=TOKEN,
-        api_url=fake_api.url,
-        database_url=database_url,
-        metrics_listen=f"127.0.0.1:{port}",
-    )
+    settings = settings_for(fake_api, database_url, metrics_listen=f"127.0.0.1:{port}")
     stop = asyncio.Event()
     running = asyncio.create_task(serve(settings, stop))
     try:
