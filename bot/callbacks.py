@@ -11,6 +11,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bot.ids import parse_id
+
 MAX_CALLBACK_BYTES = 64
 
 
@@ -39,13 +41,28 @@ class OpenStory:
 
 @dataclass(frozen=True, slots=True)
 class ToggleTopic:
-    """Subscribe to or unsubscribe from a topic, named by a short digest ("*" for all)."""
+    """Subscribe to or unsubscribe from a topic, named by a short digest ("*" for all).
+
+    `page` is the page of the topics keyboard the button is on, shown again after the toggle.
+    """
 
     key: str
+    page: int = 1
 
     def encode(self) -> str:
         """As callback data."""
-        return f"t:{self.key}"
+        return f"t:{self.key}" if self.page == 1 else f"t:{self.key}:{self.page}"
+
+
+@dataclass(frozen=True, slots=True)
+class TopicsPage:
+    """Show page `page` (1-based) of the topics keyboard."""
+
+    page: int
+
+    def encode(self) -> str:
+        """As callback data."""
+        return f"p:{self.page}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,13 +85,31 @@ class ShowLatest:
         return "n"
 
 
-Callback = ReadSection | OpenStory | ToggleTopic | SetLanguage | ShowLatest
+Callback = ReadSection | OpenStory | ToggleTopic | TopicsPage | SetLanguage | ShowLatest
 
-_ID = r"([1-9][0-9]{0,17})"
-_PARSERS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], Callback]], ...] = (
-    (re.compile(rf"r:{_ID}:([1-9][0-9]{{0,5}})"), lambda m: ReadSection(int(m[1]), int(m[2]))),
-    (re.compile(rf"a:{_ID}"), lambda m: OpenStory(int(m[1]))),
-    (re.compile(r"t:(\*|[0-9a-f]{12})"), lambda m: ToggleTopic(m[1])),
+
+def _read_section(match: re.Match[str]) -> Callback | None:
+    article_id = parse_id(match[1])
+    return ReadSection(article_id, int(match[2])) if article_id is not None else None
+
+
+def _open_story(match: re.Match[str]) -> Callback | None:
+    article_id = parse_id(match[1])
+    return OpenStory(article_id) if article_id is not None else None
+
+
+# Ids are matched loosely and then read by parse_id, the one rule for every id a user sends.
+_ID = r"([0-9]{1,20})"
+_INDEX = r"([1-9][0-9]{0,5})"  # a section index
+_PAGE = r"([1-9][0-9]{0,4})"
+_PARSERS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], Callback | None]], ...] = (
+    (re.compile(rf"r:{_ID}:{_INDEX}"), _read_section),
+    (re.compile(rf"a:{_ID}"), _open_story),
+    (
+        re.compile(rf"t:(\*|[0-9a-f]{{12}})(?::{_PAGE})?"),
+        lambda m: ToggleTopic(m[1], int(m[2] or 1)),
+    ),
+    (re.compile(rf"p:{_PAGE}"), lambda m: TopicsPage(int(m[1]))),
     (re.compile(r"l:(ar|en)"), lambda m: SetLanguage(m[1])),
     (re.compile(r"n"), lambda m: ShowLatest()),
 )

@@ -17,8 +17,11 @@ from telegram.ext import Application, CommandHandler
 
 from bot.context import Context
 from bot.handlers.common import enter
+from bot.ids import meant_as_id, parse_id
+from bot.messages import ECHO_LIMIT, one_line
 from bot.texts import text
 from bot.when import WhenError, parse_when
+from content.summary import shorten
 from db import broadcasts
 from db.broadcasts import Progress, UnknownArticle
 
@@ -28,8 +31,21 @@ _FAR_PAST = datetime(2000, 1, 1, tzinfo=UTC)
 Reply = Callable[[AsyncSession, int, str, Sequence[str], Context], Awaitable[str]]
 
 
-def _article_id(argument: str) -> int | None:
-    return int(argument) if argument.isdigit() and len(argument) <= 18 else None
+class _NoSuchId(LookupError):
+    """An argument written as a number that no stored row can have (too big, not ASCII)."""
+
+
+def _id_argument(argument: str) -> int | None:
+    """The id in an argument; None for words (a usage answer), _NoSuchId for odd numbers."""
+    value = parse_id(argument)
+    if value is None and meant_as_id(argument):
+        raise _NoSuchId(argument)
+    return value
+
+
+def _quoted(words: str) -> str:
+    """User input quoted back: one line, shortened (the answer is escaped as a whole)."""
+    return shorten(one_line(words), ECHO_LIMIT)
 
 
 def describe(progress: Progress, language: str, zone: str) -> str:
@@ -67,7 +83,7 @@ async def _schedule(
         session=session, article_id=article_id, due_at=due_at, topic=topic, created_by=user_id
     )
     audience = (
-        text(language, "audience_topic", topic=broadcast.topic)
+        text(language, "audience_topic", topic=_quoted(broadcast.topic))
         if broadcast.topic
         else text(language, "audience_all")
     )
@@ -103,7 +119,7 @@ async def publish(
     session: AsyncSession, user_id: int, language: str, args: Sequence[str], context: Context
 ) -> str:
     """/publish ARTICLE-ID [WHEN]: push an article to its topics' subscribers."""
-    article_id = _article_id(args[0]) if args else None
+    article_id = _id_argument(args[0]) if args else None
     if article_id is None:
         return text(language, "publish_usage")
     return await _schedule(
@@ -121,7 +137,7 @@ async def schedule(
     session: AsyncSession, user_id: int, language: str, args: Sequence[str], context: Context
 ) -> str:
     """/schedule ARTICLE-ID WHEN [topic]: a broadcast at a time, optionally to one topic."""
-    article_id = _article_id(args[0]) if args else None
+    article_id = _id_argument(args[0]) if args else None
     if article_id is None or len(args) < 2:
         return text(language, "schedule_usage")
     when, topic = _split_when_and_topic(args[1:])
@@ -156,7 +172,7 @@ async def cancel(
     session: AsyncSession, user_id: int, language: str, args: Sequence[str], context: Context
 ) -> str:
     """/cancel BROADCAST-ID: stop a pending or running broadcast; unsent copies are dropped."""
-    broadcast_id = _article_id(args[0]) if len(args) == 1 else None
+    broadcast_id = _id_argument(args[0]) if len(args) == 1 else None
     if broadcast_id is None:
         return text(language, "cancel_usage")
     dropped = await broadcasts.cancel_broadcast(
@@ -182,7 +198,7 @@ async def stats(
             return text(language, "broadcasts_none")
         broadcast_id: int | None = rows[0].id
     else:
-        broadcast_id = _article_id(args[0]) if len(args) == 1 else None
+        broadcast_id = _id_argument(args[0]) if len(args) == 1 else None
     if broadcast_id is None:
         return text(language, "stats_usage")
     progress = await broadcasts.broadcast_progress(session=session, broadcast_id=broadcast_id)
@@ -210,8 +226,10 @@ def _operator_command(reply: Reply) -> Callable[[Update, Context], Coroutine[Any
                 )
         except WhenError as error:
             answer = html.escape(error.message(language), quote=False)
-        except UnknownArticle:
-            answer = text(language, "no_article", id=html.escape((context.args or [""])[0]))
+        except (UnknownArticle, _NoSuchId):
+            argument = html.escape(_quoted((context.args or [""])[0]), quote=False)
+            not_found = "no_article" if reply in (publish, schedule) else "no_broadcast"
+            answer = text(language, not_found, id=argument)
         await context.bot.send_message(chat_id, answer)
         # A broadcast due now should not wait for the next tick.
         if reply in (publish, schedule) and context.bot_data.scheduler is not None:
