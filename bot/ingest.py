@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.messages import SECTION_CAP
+from bot.messages import SECTION_CAP, button_url
 from content.article import Article, Section
 from content.assemble import normalize_topic
 from content.sources import ParsedSource
 from content.split import split_article
 from content.summary import summarize
 from db import store
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,4 +55,23 @@ async def store_sources(
                 session=session, article=article, sections=sections, summary=summary
             )
             stored.append(Stored(row.id, row.section_count, row.title, created))
+            if created:
+                _check_link(row.id, row.title, row.url)
     return stored
+
+
+def _check_link(article_id: int, title: str, url: str | None) -> None:
+    """One warning line when Telegram would refuse the source link on the card's button."""
+    if not url:
+        return
+    link = button_url(url)
+    if link is not None and link.lower() == url.lower():  # at most the host's case changed
+        return
+    what = "has no Source button" if link is None else f"gets the Source button {link}"
+    log.warning(
+        "article %s (%s): its link %r is not valid on a Telegram button; the card %s",
+        article_id,
+        title[:80],
+        url[:200],
+        what,
+    )

@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import html
+import json
+import re
 from collections.abc import Sequence
+from urllib.parse import quote, urlsplit
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.callbacks import OpenStory, ReadSection, SetLanguage, ShowLatest, ToggleTopic, topic_key
+from bot.callbacks import (
+    OpenStory,
+    ReadSection,
+    SetLanguage,
+    ShowLatest,
+    ToggleTopic,
+    TopicsPage,
+    topic_key,
+)
 from bot.texts import text
+from content.article import utf16_length
 from content.split import MAX_SECTION_UTF16
 from content.summary import shorten
 from db.models import ArticleRow, SectionRow
@@ -16,27 +28,126 @@ from db.models import ArticleRow, SectionRow
 # The last section carries an end mark; sections are cut short enough that it always fits.
 END_MARK_RESERVE = 32
 SECTION_CAP = MAX_SECTION_UTF16 - END_MARK_RESERVE
-TITLE_LIMIT = 300
+MAX_TEXT_UTF16 = MAX_SECTION_UTF16  # Telegram's limit on a message's visible text
+TITLE_LIMIT = 300  # UTF-16 units of a card's title
+BYLINE_LIMIT = 200  # UTF-16 units of a card's byline
 LATEST_BUTTON_LIMIT = 60
+ECHO_LIMIT = 64  # characters of a reader's own words quoted back to them
 ALL_TOPICS = "*"
+# Telegram refuses an inline keyboard of more than 100 buttons or 10 KB; a page of topics stays
+# far below both whatever the topic names are (see topics_keyboard).
+MAX_BUTTONS = 100
+MAX_MARKUP_BYTES = 10 * 1024
+TOPICS_PER_PAGE = 20
+# Telegram publishes no limit for a button's URL; links longer than this are not worth a button.
+MAX_BUTTON_URL = 2048
 
 Message = tuple[str, InlineKeyboardMarkup | None]
 
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)*\.?")
+_STRAY_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+# What may stay as it is in a URL's path, query and fragment (RFC 3986), "%" for escapes.
+_URL_SAFE = "/:@!$&'()*+,;=-._~%"
+_URL_CHARS = re.compile(r"[!#-;=?-\[\]_a-z~]+")  # printable ASCII but space " < > \\ ^ ` { | }
+
+
+def one_line(value: str) -> str:
+    """Text with control characters dropped and every run of whitespace made one space."""
+    return " ".join(_UNPRINTABLE.sub(" ", value).split())
+
+
+def fit(value: str, limit: int) -> str:
+    """At most `limit` UTF-16 units, cut at a word boundary and marked with "…"."""
+    if utf16_length(value) <= limit:
+        return value
+    budget = max(limit, 1) - 1  # one unit for the "…"
+    end = used = 0
+    # The whole text is longer than the budget, so this stops inside it.
+    while used + (size := 2 if ord(value[end]) > 0xFFFF else 1) <= budget:
+        used += size
+        end += 1
+    cut = value[:end]
+    space = cut.rfind(" ")
+    if space > 0 and not value[end].isspace():
+        cut = cut[:space]
+    return cut.rstrip(" ,،;؛:") + "…"
+
+
+def echo(words: str) -> str:
+    """A reader's own words quoted back in a message: one line, shortened, escaped."""
+    return html.escape(shorten(one_line(words), ECHO_LIMIT), quote=False)
+
+
+def button_url(url: str | None) -> str | None:
+    """The link as Telegram accepts it on a URL button, percent-encoded; None if it cannot be.
+
+    Telegram refuses spaces, non-ASCII characters, schemes other than http(s) and links
+    without a host ("Bad Request: BUTTON_URL_INVALID"): such characters are escaped, a
+    non-ASCII host is written in IDNA, and what is still not a web link gets no button.
+    """
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url.strip())
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not host or parts.username is not None:
+        return None
+    try:
+        host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return None
+    if not _HOST.fullmatch(host):
+        return None
+    netloc = host if port is None else f"{host}:{port}"
+
+    def escaped(piece: str, safe: str) -> str:
+        return quote(_STRAY_PERCENT.sub("%25", piece), safe=safe)
+
+    link = f"{parts.scheme.lower()}://{netloc}{escaped(parts.path, _URL_SAFE)}"
+    if parts.query:
+        link += "?" + escaped(parts.query, _URL_SAFE + "?")
+    if parts.fragment:
+        link += "#" + escaped(parts.fragment, _URL_SAFE + "?")
+    if len(link) > MAX_BUTTON_URL or not _URL_CHARS.fullmatch(link):
+        return None
+    return link
+
+
+def markup_size(keyboard: InlineKeyboardMarkup) -> tuple[int, int]:
+    """Buttons and bytes of a keyboard, as Telegram counts them against its limits."""
+    data = keyboard.to_dict()
+    buttons = sum(len(row) for row in data["inline_keyboard"])
+    encoded = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+    return buttons, len(encoded)
+
 
 def story_card(article: ArticleRow, language: str) -> Message:
-    """Bold title, byline, summary; buttons "Read more" and the source link."""
-    parts = [f"<b>{html.escape(shorten(article.title, TITLE_LIMIT), quote=False)}</b>"]
-    if article.byline:
-        parts.append(f"<i>{html.escape(article.byline, quote=False)}</i>")
-    if article.summary:
-        parts.append(f"\n{html.escape(article.summary, quote=False)}")
+    """Bold title, byline, summary; buttons "Read more" and the source link.
+
+    Whatever the article holds, the card fits Telegram: each part is one line cut at a word,
+    the visible text stays within 4096 UTF-16 units, and a link Telegram would refuse on a
+    button is escaped or left out.
+    """
+    title = fit(one_line(article.title), TITLE_LIMIT) or f"#{article.id}"
+    byline = fit(one_line(article.byline or ""), BYLINE_LIMIT)
+    parts = [f"<b>{html.escape(title, quote=False)}</b>"]
+    used = utf16_length(title)
+    if byline:
+        parts.append(f"<i>{html.escape(byline, quote=False)}</i>")
+        used += 1 + utf16_length(byline)  # after a line break
+    summary = fit(one_line(article.summary or ""), MAX_TEXT_UTF16 - used - 2)
+    if summary:
+        parts.append(f"\n{html.escape(summary, quote=False)}")
     row = [
         InlineKeyboardButton(
             text(language, "read_more"), callback_data=ReadSection(article.id, 1).encode()
         )
     ]
-    if article.url and article.url.startswith(("http://", "https://")):
-        row.append(InlineKeyboardButton(text(language, "source"), url=article.url))
+    if (link := button_url(article.url)) is not None:
+        row.append(InlineKeyboardButton(text(language, "source"), url=link))
     return "\n".join(parts), InlineKeyboardMarkup([row])
 
 
@@ -67,29 +178,52 @@ def latest_list(articles: Sequence[ArticleRow], language: str) -> Message:
     return "\n".join(lines), InlineKeyboardMarkup(buttons)
 
 
-def topics_keyboard(topics: Sequence[str], subscribed: Sequence[str], language: str) -> Message:
-    """One toggle per known topic, plus "All topics"; ✅ marks a subscription."""
+def topics_pages(count: int) -> int:
+    """How many pages the topics keyboard has for `count` topics."""
+    return max(1, -(-count // TOPICS_PER_PAGE))
+
+
+def topics_keyboard(
+    topics: Sequence[str], subscribed: Sequence[str], language: str, page: int = 1
+) -> Message:
+    """One page of toggles, "All topics" first; ✅ marks a subscription; Previous/Next pages.
+
+    A page holds at most 20 topics plus three buttons, and a label at most 60 characters
+    (4 bytes each in UTF-8), so the keyboard stays well under 100 buttons and 10 KB.
+    """
 
     def label(name: str, on: bool) -> str:
-        return f"{'✅' if on else '▫️'} {shorten(name, LATEST_BUTTON_LIMIT)}"
+        return f"{'✅' if on else '▫️'} {shorten(one_line(name), LATEST_BUTTON_LIMIT)}"
 
+    pages = topics_pages(len(topics))
+    page = min(max(page, 1), pages)
+    shown = topics[(page - 1) * TOPICS_PER_PAGE : page * TOPICS_PER_PAGE]
     chosen = set(subscribed)
     rows = [
         [
             InlineKeyboardButton(
                 label(text(language, "all_topics"), ALL_TOPICS in chosen),
-                callback_data=ToggleTopic(ALL_TOPICS).encode(),
+                callback_data=ToggleTopic(ALL_TOPICS, page).encode(),
             )
         ]
     ]
     rows += [
         [
             InlineKeyboardButton(
-                label(t, t in chosen), callback_data=ToggleTopic(topic_key(t)).encode()
+                label(t, t in chosen), callback_data=ToggleTopic(topic_key(t), page).encode()
             )
         ]
-        for t in topics
+        for t in shown
     ]
+    turns = []
+    if page > 1:
+        previous = text(language, "page_previous", page=page - 1, pages=pages)
+        turns.append(InlineKeyboardButton(previous, callback_data=TopicsPage(page - 1).encode()))
+    if page < pages:
+        following = text(language, "page_next", page=page + 1, pages=pages)
+        turns.append(InlineKeyboardButton(following, callback_data=TopicsPage(page + 1).encode()))
+    if turns:
+        rows.append(turns)
     return text(language, "topics_header"), InlineKeyboardMarkup(rows)
 
 
