@@ -91,6 +91,12 @@ _TEXTS: Final[dict[str, dict[str, str]]] = {
         "ar": "هذا الزر لم يعد صالحًا.",
         "en": "This button is no longer valid.",
     },
+    "page_previous": {"ar": "السابق ({page}/{pages})", "en": "Previous ({page}/{pages})"},
+    "page_next": {"ar": "التالي ({page}/{pages})", "en": "Next ({page}/{pages})"},
+    "something_went_wrong": {
+        "ar": "حدث خطأ ما، يُرجى المحاولة مرة أخرى.",
+        "en": "Something went wrong, please try again.",
+    },
     "menu_latest": {"ar": "أحدث القصص", "en": "Newest stories"},
     "menu_summary": {"ar": "ملخص قصة", "en": "A story's summary"},
     "menu_more": {"ar": "القسم التالي", "en": "Next section"},

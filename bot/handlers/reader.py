@@ -5,13 +5,14 @@ no database transaction waits on the network."""
 from __future__ import annotations
 
 import html
+import logging
 import re
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from telegram import BotCommandScopeChat, Update
-from telegram.error import BadRequest
+from telegram import BotCommandScopeChat, CallbackQuery, Update
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.callbacks import (
@@ -21,40 +22,49 @@ from bot.callbacks import (
     SetLanguage,
     ShowLatest,
     ToggleTopic,
+    TopicsPage,
     parse_callback,
     topic_key,
 )
 from bot.context import Context
 from bot.handlers.common import enter, send
+from bot.ids import meant_as_id, parse_id
 from bot.menu import menu_commands
 from bot.messages import (
     ALL_TOPICS,
+    ECHO_LIMIT,
     Message,
+    echo,
     language_keyboard,
     latest_list,
+    one_line,
     section_message,
     story_card,
     topics_keyboard,
 )
 from bot.texts import text
+from content.summary import shorten
 from db import store
+
+log = logging.getLogger(__name__)
 
 LATEST_COUNT = 5
 TOPIC_MAX_CHARS = 48
-_DEEP_LINK = re.compile(r"a([1-9][0-9]{0,17})")
+_DEEP_LINK = re.compile(r"a([0-9]{1,20})")
 
 
 async def start(update: Update, context: Context) -> None:
     """Greet, subscribe a new reader to all topics, and open a deep-linked story."""
     payload = context.args[0] if context.args else ""
     wanted = _DEEP_LINK.fullmatch(payload)
+    article_id = parse_id(wanted.group(1)) if wanted else None
     async with context.bot_data.unit_of_work() as session:
         chat_id, language = await enter(session, update, context)
         if not await store.subscriptions(session=session, chat_id=chat_id):
             await store.subscribe(session=session, chat_id=chat_id, topic=None)
         article = (
-            await store.get_article(session=session, article_id=int(wanted.group(1)))
-            if wanted
+            await store.get_article(session=session, article_id=article_id)
+            if article_id is not None
             else None
         )
     await context.bot.send_message(chat_id, text(language, "greeting"))
@@ -100,7 +110,7 @@ async def subscribe(update: Update, context: Context) -> None:
             await store.unsubscribe(session=session, chat_id=chat_id, topic=ALL_TOPICS)
             added = await store.subscribe(session=session, chat_id=chat_id, topic=topic)
             reply = (
-                text(language, "subscribed_topic", topic=html.escape(topic, quote=False))
+                text(language, "subscribed_topic", topic=echo(topic))
                 if added
                 else text(language, "already_subscribed")
             )
@@ -117,7 +127,7 @@ async def unsubscribe(update: Update, context: Context) -> None:
         reply = text(language, "unsubscribed_all")
     else:
         key = "unsubscribed_topic" if removed else "not_subscribed"
-        reply = text(language, key, topic=html.escape(topic, quote=False))
+        reply = text(language, key, topic=echo(topic))
     await context.bot.send_message(chat_id, reply)
 
 
@@ -129,11 +139,13 @@ async def topics(update: Update, context: Context) -> None:
     await send(context, chat_id, message)
 
 
-async def _topics_message(session: AsyncSession, chat_id: int, language: str) -> Message:
+async def _topics_message(
+    session: AsyncSession, chat_id: int, language: str, page: int = 1
+) -> Message:
     subscribed = await store.subscriptions(session=session, chat_id=chat_id)
     known = await store.known_topics(session=session)
     listed = sorted(set(known) | (set(subscribed) - {ALL_TOPICS}))
-    return topics_keyboard(listed, subscribed, language)
+    return topics_keyboard(listed, subscribed, language, page)
 
 
 async def latest(update: Update, context: Context) -> None:
@@ -154,11 +166,11 @@ async def summary(update: Update, context: Context) -> None:
     argument = (context.args or [""])[0]
     async with context.bot_data.unit_of_work() as session:
         chat_id, language = await enter(session, update, context)
-        if argument and not argument.isdigit():
+        if argument and parse_id(argument) is None and not meant_as_id(argument):
             reply: Message = (text(language, "summary_usage"), None)
         else:
             if argument:
-                article_id: int | None = int(argument)
+                article_id = parse_id(argument)  # None: a number no story can have
             else:
                 reading = await store.current_reading(session=session, chat_id=chat_id)
                 newest = await store.latest_for_chat(session=session, chat_id=chat_id, limit=1)
@@ -210,14 +222,21 @@ async def _read(
 class _Outcome:
     """What a button press leads to, decided inside the unit of work, done after it."""
 
-    notice: str | None = None  # the short answer shown over the chat
-    reply: Message | None = None  # a new message
+    notice: str | None = None  # the short answer shown over the chat (plain text)
+    reply: Message | None = None  # a new message: what the reader asked for
     edit: Message | None = None  # replaces the pressed message (its text, when one is given)
+    # Sent as a new message when the edit fails (the pressed message is gone): set when the
+    # edit is the answer itself; without it an edit is tidying, and its failure is shrugged off.
+    fallback: Message | None = None
     menu_language: str | None = None  # show the command menu in this language
 
 
 async def button(update: Update, context: Context) -> None:
-    """Every inline button press; forged or stale data gets a short answer, nothing else."""
+    """Every inline button press; forged or stale data gets a short answer, nothing else.
+
+    What the reader asked for is sent first; answering the query, tidying the pressed
+    message's keyboard and the menu come after it and never stop it.
+    """
     query = update.callback_query
     if query is None:
         return
@@ -225,15 +244,35 @@ async def button(update: Update, context: Context) -> None:
     async with context.bot_data.unit_of_work() as session:
         chat_id, language = await enter(session, update, context)
         outcome = await _press(session, chat_id, language, action)
-    await query.answer(outcome.notice)
-    if outcome.edit is not None and query.message is not None:
-        await _edit(context, chat_id, query.message.message_id, outcome.edit)
-    if outcome.menu_language is not None:
-        await context.bot.set_my_commands(
-            menu_commands(outcome.menu_language), scope=BotCommandScopeChat(chat_id)
-        )
     if outcome.reply is not None:
         await send(context, chat_id, outcome.reply)
+    answered = await _answer(query, outcome.notice)
+    if not answered and outcome.notice and outcome.reply is None and outcome.edit is None:
+        # The notice was all there was to say; the query expired, so say it in the chat.
+        await context.bot.send_message(chat_id, html.escape(outcome.notice, quote=False))
+    if outcome.edit is not None:
+        pressed = query.message.message_id if query.message is not None else None
+        edited = pressed is not None and await _edit(context, chat_id, pressed, outcome.edit)
+        if not edited and outcome.fallback is not None:
+            await send(context, chat_id, outcome.fallback)
+    if outcome.menu_language is not None:
+        try:
+            await context.bot.set_my_commands(
+                menu_commands(outcome.menu_language), scope=BotCommandScopeChat(chat_id)
+            )
+        except TelegramError as error:
+            log.warning("could not set the menu of chat %s: %s", chat_id, error)
+
+
+async def _answer(query: CallbackQuery, notice: str | None) -> bool:
+    """Answer the press (stops the client's spinner); False when Telegram refused it."""
+    try:
+        await query.answer(notice)
+    except TelegramError as error:
+        # Usually "query is too old": the answer itself has already been sent.
+        log.debug("could not answer callback query %s: %s", query.id, error)
+        return False
+    return True
 
 
 async def _press(
@@ -253,15 +292,19 @@ async def _press(
             return _Outcome(reply=story_card(article, language))
         case ShowLatest():
             return _Outcome(reply=await _latest_message(session, chat_id, language))
-        case ToggleTopic(key):
+        case ToggleTopic(key, page):
             notice = await _toggle_topic(session, chat_id, language, key)
             if notice is None:
                 return _Outcome(notice=text(language, "bad_button"))
-            _, keyboard = await _topics_message(session, chat_id, language)
+            _, keyboard = await _topics_message(session, chat_id, language, page)
             return _Outcome(notice=notice, edit=("", keyboard))
+        case TopicsPage(page):
+            message = await _topics_message(session, chat_id, language, page)
+            return _Outcome(edit=("", message[1]), fallback=message)
         case SetLanguage(chosen):
             await store.set_chat_language(session=session, chat_id=chat_id, language=chosen)
-            return _Outcome(edit=(text(chosen, "language_set"), None), menu_language=chosen)
+            confirmation: Message = (text(chosen, "language_set"), None)
+            return _Outcome(edit=confirmation, fallback=confirmation, menu_language=chosen)
         case None:
             return _Outcome(notice=text(language, "bad_button"))
 
@@ -279,7 +322,9 @@ async def _toggle_topic(
         if not found:
             return None
         topic = found[0]
-    shown = text(language, "all_topics") if topic == ALL_TOPICS else topic
+    # A notice is plain text of at most 200 characters: the name is shortened, not escaped.
+    shown = text(language, "all_topics") if topic == ALL_TOPICS else one_line(topic)
+    shown = shorten(shown, ECHO_LIMIT)
     if topic in subscribed:
         await store.unsubscribe(session=session, chat_id=chat_id, topic=topic)
         return text(language, "unsubscribed_topic", topic=shown)
@@ -289,8 +334,12 @@ async def _toggle_topic(
     return text(language, "subscribed_topic", topic=shown)
 
 
-async def _edit(context: Context, chat_id: int, message_id: int, message: Message) -> None:
-    """Replace a message's text (when given) or just its keyboard."""
+async def _edit(context: Context, chat_id: int, message_id: int, message: Message) -> bool:
+    """Replace a message's text (when given) or just its keyboard; False if it failed.
+
+    Never raises: the pressed message may be gone ("message to edit not found"), too old, or
+    already edited by a quick second press ("message is not modified", counted as done).
+    """
     body, keyboard = message
     try:
         if body:
@@ -298,9 +347,14 @@ async def _edit(context: Context, chat_id: int, message_id: int, message: Messag
         else:
             await context.bot.edit_message_reply_markup(chat_id, message_id, reply_markup=keyboard)
     except BadRequest as error:
-        # Two quick presses both edit; the second finds nothing to change. Anything else is real.
-        if "not modified" not in error.message:
-            raise
+        if "not modified" in error.message:
+            return True
+        log.debug("could not edit message %s in chat %s: %s", message_id, chat_id, error)
+        return False
+    except Exception as error:  # tidying must never cost the reader the answer
+        log.debug("could not edit message %s in chat %s: %r", message_id, chat_id, error)
+        return False
+    return True
 
 
 async def language(update: Update, context: Context) -> None:
