@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
 from typing import Any
@@ -21,7 +22,7 @@ from bot.pacing import Pace, Pacer
 from bot.request import AiohttpRequest
 from bot.scheduler import TICK_INTERVAL, BroadcastScheduler
 from bot.settings import Settings
-from bot.texts import LANGUAGES, text
+from bot.texts import LANGUAGES, choose_language, text
 from db import store
 from db.lock import delivery_lock
 from db.models import BroadcastRow
@@ -30,6 +31,7 @@ from db.session import create_engine, create_sessionmaker
 log = logging.getLogger(__name__)
 
 DELIVERY_CONCURRENCY = 16  # broadcast sends in flight
+APOLOGY_TIMEOUT = 5.0  # seconds the error handler spends telling the reader, at most
 REQUEST_POOL_SIZE = 64  # connections to the Bot API: sends in flight plus readers' replies
 
 # PTB's builder types the context and job queue more loosely than it builds them.
@@ -196,3 +198,31 @@ async def on_error(update: object, context: Context) -> None:
         log.info("chat %s is unreachable (%s); marked inactive", chat.id, error)
         return
     log.error("update %r failed", update, exc_info=error)
+    if chat is not None and isinstance(update, Update):
+        try:
+            async with asyncio.timeout(APOLOGY_TIMEOUT):
+                await apologize(update, context, chat.id)
+        except Exception as failure:  # the reader may be unreachable too; one line is enough
+            log.debug("could not tell chat %s that its update failed: %r", chat.id, failure)
+
+
+async def apologize(update: Update, context: Context, chat_id: int) -> None:
+    """Tell the reader, in their language, that their action failed and may be retried."""
+    query = update.callback_query
+    if query is not None:
+        try:  # stops the client's spinner unless the handler got that far
+            await query.answer()
+        except TelegramError as error:
+            log.debug("callback query %s was already answered: %s", query.id, error)
+    user = update.effective_user
+    chosen = None
+    try:  # the database may be what failed: the Telegram language and the default remain
+        async with context.bot_data.unit_of_work() as session:
+            row = await store.get_chat(session=session, chat_id=chat_id)
+            chosen = row.language if row is not None else None
+    except Exception as error:
+        log.debug("no language for chat %s: %r", chat_id, error)
+    language = choose_language(
+        chosen, user.language_code if user else None, context.bot_data.config.language
+    )
+    await context.bot.send_message(chat_id, text(language, "something_went_wrong"))
