@@ -55,12 +55,17 @@ MAX_TEXT_LENGTH = 4096
 MAX_CALLBACK_DATA_BYTES = 64
 MAX_CALLBACK_ANSWER_LENGTH = 200
 MAX_COMMANDS = 100
+MAX_INLINE_BUTTONS = 100
+MAX_REPLY_MARKUP_BYTES = 10 * 1024
+MAX_BUTTON_URL_LENGTH = 2048
 
 NOT_MODIFIED = (
     "message is not modified: specified new message content and reply markup are exactly the "
     "same as a current content and reply markup of the message"
 )
 QUERY_INVALID = "query is too old and response timeout expired or query ID is invalid"
+EDIT_NOT_FOUND = "message to edit not found"
+MARKUP_TOO_LONG = "reply markup is too long"
 
 # The button fields of which exactly one must be present.
 _BUTTON_ACTIONS = (
@@ -298,12 +303,25 @@ def _explicit_entities(value: Any) -> list[Entity]:
         raise bad_request("can't parse entities JSON object") from None
 
 
+# Printable ASCII but space " < > \\ ^ ` { | }: what may appear unescaped in a link.
+_URL_TAIL = r"[!#-;=?-\[\]_a-z~]*"
+_BUTTON_URL = re.compile(
+    rf"(?ia)https?://[a-z0-9](?:[a-z0-9.-]*[a-z0-9.])?(?::[0-9]{{1,5}})?(?:[/?#]{_URL_TAIL})?"
+    rf"|tg://[a-z0-9]{_URL_TAIL}"
+)
+
+
 def is_button_url(url: Any) -> bool:
-    """Telegram accepts http(s) links with a host and tg:// links on buttons."""
-    if not isinstance(url, str) or any(c.isspace() for c in url):
-        return False
-    match = re.fullmatch(r"(?i)(https?)://([^/?#]+)(.*)|tg://(.+)", url)
-    return match is not None
+    """Telegram accepts http(s) links with a host and tg:// links on buttons.
+
+    Spaces, control and non-ASCII characters (not percent-encoded), other schemes, a missing
+    host and overlong links are refused with "BUTTON_URL_INVALID".
+    """
+    return (
+        isinstance(url, str)
+        and len(url) <= MAX_BUTTON_URL_LENGTH
+        and _BUTTON_URL.fullmatch(url) is not None
+    )
 
 
 def check_reply_markup(markup: Any, *, inline_only: bool = False) -> JsonDict | None:
@@ -324,6 +342,10 @@ def check_reply_markup(markup: Any, *, inline_only: bool = False) -> JsonDict | 
     for row in rows:
         for button in row:
             _check_inline_button(button)
+    # Telegram's ceilings for an inline keyboard: 100 buttons and about 10 KB.
+    size = len(json.dumps(markup, ensure_ascii=False, separators=(",", ":")).encode())
+    if sum(len(row) for row in rows) > MAX_INLINE_BUTTONS or size > MAX_REPLY_MARKUP_BYTES:
+        raise bad_request(MARKUP_TOO_LONG)
     return markup
 
 
@@ -578,6 +600,13 @@ class FakeBotApi:
             description = error.description if error is not None else HTTPStatus(status).phrase
         queue = self._faults.setdefault(method.lower(), deque())
         queue.extend(ApiError(status, description, parameters) for _ in range(n))
+
+    def refuse_next_edit(
+        self, method: str = "editMessageReplyMarkup", n: int = 1, *, reason: str = EDIT_NOT_FOUND
+    ) -> None:
+        """Answer the next ``n`` edits with 400 ``reason``, as when the reader deleted the
+        message meanwhile (or "message is not modified": NOT_MODIFIED)."""
+        self.fail_next(method, n, status=400, description=f"Bad Request: {reason}")
 
     def delay_next(self, method: str, n: int, seconds: float) -> None:
         """Hold the next ``n`` calls of ``method`` for ``seconds``, then carry them out."""
