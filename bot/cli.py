@@ -21,6 +21,7 @@ from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.addresses import http_url, reachable_host, split_address
+from bot.ids import MAX_ID, parse_id
 from bot.ingest import Stored, render, store_sources
 from bot.logs import redact, register_secrets
 from bot.preview import preview_dict, render_preview
@@ -51,6 +52,14 @@ FOLLOW_INTERVAL = 0.5  # seconds between progress redraws
 
 class UsageError(Exception):
     """Bad input found by a command itself (an unknown id, a missing setting)."""
+
+
+def id_argument(value: str) -> int:
+    """An article or broadcast id as typed: ASCII digits from 1 to 2^31-1, else bad input."""
+    parsed = parse_id(value)
+    if parsed is None:
+        raise typer.BadParameter(f"{value[:64]!r} is not an id (1 to {MAX_ID}, ASCII digits)")
+    return parsed
 
 
 def fail(reason: str, status: int = EXIT_BAD_INPUT) -> NoReturn:
@@ -113,8 +122,9 @@ def preview(
 
     def run() -> None:
         settings = Settings()
-        if source.isdigit() and not Path(source).exists():
-            show(with_store(settings, lambda session: _stored_preview(session, int(source))))
+        article_id = parse_id(source)
+        if article_id is not None and not Path(source).exists():
+            show(with_store(settings, lambda session: _stored_preview(session, article_id)))
             return
         for parsed in load_sources([source]):
             for skipped in parsed.skipped:
@@ -220,7 +230,7 @@ def _local(settings: Settings, moment: datetime) -> str:
 
 @app.command()
 def publish(
-    article_id: Annotated[int, typer.Argument(help="the stored article's id", min=1)],
+    article_id: Annotated[int, typer.Argument(help="the stored article's id", parser=id_argument)],
     at: Annotated[str | None, typer.Option("--at", help="when: now, 18:00, in 2h, …")] = None,
     topic: Annotated[
         str | None, typer.Option("--topic", help="only this topic's subscribers")
@@ -309,7 +319,7 @@ def list_broadcasts(
 
 @app.command()
 def cancel(
-    broadcast_id: Annotated[int, typer.Argument(help="the broadcast's id", min=1)],
+    broadcast_id: Annotated[int, typer.Argument(help="the broadcast's id", parser=id_argument)],
 ) -> None:
     """Cancel a scheduled or running broadcast; its unsent messages are dropped."""
 
@@ -334,7 +344,8 @@ def cancel(
 @app.command()
 def stats(
     broadcast_id: Annotated[
-        int | None, typer.Argument(help="a broadcast's id (default: the newest)", min=1)
+        int | None,
+        typer.Argument(help="a broadcast's id (default: the newest)", parser=id_argument),
     ] = None,
     follow: Annotated[
         bool, typer.Option("--follow", help="show a progress bar until it finishes")
