@@ -337,12 +337,54 @@ async def test_callback_data_outside_1_to_64_bytes_is_rejected(
     assert server.messages(USER) == []
 
 
-@pytest.mark.parametrize("url", ["javascript:alert(1)", "ftp://example.com", "http://", "x y"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "javascript:alert(1)",
+        "ftp://example.com",
+        "http://",
+        "x y",
+        "https://example.com/a story",
+        "https://example.com/خبر",
+        "example.com/no-scheme",
+        "https://example.com/" + "a" * 2100,
+    ],
+)
 async def test_bad_button_url_is_rejected(bot: Bot, url: str) -> None:
     markup = InlineKeyboardMarkup([[InlineKeyboardButton("open", url=url)]])
     with pytest.raises(BadRequest) as caught:
         await bot.send_message(USER, "x", reply_markup=markup)
     assert reason(caught) == "button_url_invalid"
+
+
+async def test_keyboards_over_100_buttons_or_10_kb_are_rejected(
+    server: FakeBotApi, bot: Bot
+) -> None:
+    def rows_of(buttons: int, label: str) -> InlineKeyboardMarkup:
+        rows = [[InlineKeyboardButton(label, callback_data=str(n))] for n in range(buttons)]
+        return InlineKeyboardMarkup(rows)
+
+    await bot.send_message(USER, "x", reply_markup=rows_of(100, "ok"))
+    for too_big in (rows_of(101, "ok"), rows_of(40, "😀" * 64)):
+        with pytest.raises(BadRequest) as caught:
+            await bot.send_message(USER, "x", reply_markup=too_big)
+        assert reason(caught) == "reply markup is too long"
+    assert len(server.messages(USER)) == 1
+
+
+@pytest.mark.parametrize("method", ["editMessageReplyMarkup", "editMessageText"])
+async def test_an_edit_can_be_refused_as_if_the_message_were_gone(
+    server: FakeBotApi, bot: Bot, method: str
+) -> None:
+    sent = await bot.send_message(USER, "x", reply_markup=keyboard("a"))
+    server.refuse_next_edit(method)
+    with pytest.raises(BadRequest) as caught:
+        if method == "editMessageText":
+            await bot.edit_message_text("y", USER, sent.message_id)
+        else:
+            await bot.edit_message_reply_markup(USER, sent.message_id, reply_markup=None)
+    assert reason(caught) == "message to edit not found"
+    await bot.edit_message_text("y", USER, sent.message_id)  # one refusal, then as usual
 
 
 @pytest.mark.parametrize(
