@@ -172,8 +172,9 @@ def latest_list(articles: Sequence[ArticleRow], language: str) -> Message:
     lines = [f"<b>{html.escape(text(language, 'latest_header'), quote=False)}</b>"]
     buttons = []
     for number, article in enumerate(articles, start=1):
-        lines.append(f"{number}. {html.escape(shorten(article.title, TITLE_LIMIT), quote=False)}")
-        label = f"{number}. {shorten(article.title, LATEST_BUTTON_LIMIT)}"
+        title = one_line(article.title)
+        lines.append(f"{number}. {html.escape(fit(title, TITLE_LIMIT), quote=False)}")
+        label = f"{number}. {shorten(title, LATEST_BUTTON_LIMIT)}"
         buttons.append([InlineKeyboardButton(label, callback_data=OpenStory(article.id).encode())])
     return "\n".join(lines), InlineKeyboardMarkup(buttons)
 

@@ -25,6 +25,7 @@ from bot.messages import (
     button_url,
     echo,
     fit,
+    latest_list,
     markup_size,
     story_card,
     topics_keyboard,
@@ -151,6 +152,14 @@ def test_a_huge_byline_title_and_summary_are_cut_at_a_word() -> None:
     assert 4096 - len(" طويل") <= utf16_len(visible) <= 4096
     assert keyboard is not None
     assert [b.text for b in keyboard.inline_keyboard[0]] == ["اقرأ المزيد"]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(article_text, min_size=1, max_size=5), st.sampled_from(LANGUAGES))
+def test_every_latest_list_is_accepted(titles: list[str], language: str) -> None:
+    rows = [article(title, None, "", None, n) for n, title in enumerate(titles, start=1)]
+    body, keyboard = latest_list(rows, language)
+    accepted(body, keyboard)
 
 
 def test_an_ordinary_card_is_unchanged() -> None:
