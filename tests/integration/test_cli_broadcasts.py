@@ -96,3 +96,16 @@ def test_bad_input_schedules_nothing(database: Path) -> None:
     assert listing.stdout.count("night bus") == 1
     assert "solar" not in listing.stdout.lower()
     assert "scheduled" not in newsbot(database, "broadcasts").stdout
+
+
+@pytest.mark.parametrize("typed", ["2147483648", "99999999999999999999", "²", "٣", "\u0661", "0"])
+def test_ids_no_row_can_have_are_bad_input(database: Path, typed: str) -> None:
+    assert newsbot(database, "ingest", str(SAMPLES / "en-night-buses.md")).returncode == 0
+    for args in (("publish", typed), ("cancel", typed), ("stats", typed)):
+        result = newsbot(database, *args)
+        assert result.returncode == 2, (args, result.stderr)
+        assert "is not an id" in result.stderr, (args, result.stderr)
+    # int("\u0661") is 1, an existing article: an Arabic-Indic digit must not publish it.
+    assert "scheduled" not in newsbot(database, "broadcasts").stdout
+    preview = newsbot(database, "preview", typed)
+    assert preview.returncode == 2 and "no such file" in preview.stderr
