@@ -727,9 +727,7 @@ async def test_an_unreadable_update_fails_the_whole_batch_in_the_client(
     assert bad > 0 and len(server.updates) == 3
 
 
-async def test_a_repeated_update_comes_again_with_its_own_id(
-    server: FakeBotApi, bot: Bot
-) -> None:
+async def test_a_repeated_update_comes_again_with_its_own_id(server: FakeBotApi, bot: Bot) -> None:
     first = server.send_user_message(USER, "one")
     [update] = await bot.get_updates()
     assert await bot.get_updates(offset=first + 1) == ()
