@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,14 +19,20 @@ from telegram.ext import Application, CommandHandler
 from bot.context import Context
 from bot.handlers.common import enter
 from bot.texts import text
+from bot.updates import NEW_MESSAGE
 from bot.when import WhenError, parse_when
-from db import broadcasts
+from db import broadcasts, updates
 from db.broadcasts import Progress, UnknownArticle
+from db.models import BroadcastRow
 
 LIST_LIMIT = 10
 # parse_when is asked only whether words read as a time at all; "past" must not refuse them.
 _FAR_PAST = datetime(2000, 1, 1, tzinfo=UTC)
 Reply = Callable[[AsyncSession, int, str, Sequence[str], Context], Awaitable[str]]
+# The chat message (chat id, message id) of the command being handled, set by the command
+# wrapper: a broadcast remembers the message that asked for it, and the same message asking
+# again gets that broadcast back instead of a second one.
+_source_message: ContextVar[tuple[int, int] | None] = ContextVar("source_message", default=None)
 
 
 def _article_id(argument: str) -> int | None:
@@ -62,23 +69,51 @@ async def _schedule(
     topic: str | None,
 ) -> str:
     settings = context.bot_data.config
-    due_at = parse_when(when, now=context.bot_data.clock(), zone=settings.timezone)
-    broadcast = await broadcasts.create_broadcast(
-        session=session, article_id=article_id, due_at=due_at, topic=topic, created_by=user_id
+    source = _source_message.get()
+    # Looked up before WHEN is read: "18:00" a day later means another time.
+    existing = (
+        await updates.broadcast_from_message(
+            session=session, chat_id=source[0], message_id=source[1]
+        )
+        if source is not None
+        else None
     )
+    if existing is not None:
+        return _announce(existing, "broadcast_exists", language, settings.timezone)
+    due_at = parse_when(when, now=context.bot_data.clock(), zone=settings.timezone)
+    if source is None:
+        broadcast = await broadcasts.create_broadcast(
+            session=session, article_id=article_id, due_at=due_at, topic=topic, created_by=user_id
+        )
+    else:
+        broadcast, _ = await updates.create_broadcast_once(
+            session=session,
+            chat_id=source[0],
+            message_id=source[1],
+            article_id=article_id,
+            due_at=due_at,
+            topic=topic,
+            created_by=user_id,
+        )
+    return _announce(broadcast, "broadcast_created", language, settings.timezone)
+
+
+def _announce(broadcast: BroadcastRow, key: str, language: str, zone: str) -> str:
+    """A broadcast just created (or found again): its id, article, audience and due time."""
     audience = (
         text(language, "audience_topic", topic=broadcast.topic)
         if broadcast.topic
         else text(language, "audience_all")
     )
-    local = due_at.astimezone(ZoneInfo(settings.timezone)).strftime("%Y-%m-%d %H:%M %Z")
+    local = broadcast.due_at.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M %Z")
     return text(
         language,
-        "broadcast_created",
+        key,
         id=broadcast.id,
-        article=article_id,
+        article=broadcast.article_id,
         audience=audience,
         when=local,
+        status=text(language, f"status_{broadcast.status}"),
     )
 
 
@@ -202,6 +237,8 @@ def _operator_command(reply: Reply) -> Callable[[Update, Context], Coroutine[Any
         if user is None or user.id not in context.bot_data.config.operators:
             await context.bot.send_message(chat_id, text(language, "not_operator"))
             return
+        message = update.effective_message
+        source = _source_message.set((chat_id, message.message_id) if message else None)
         try:
             async with context.bot_data.unit_of_work() as session:
                 answer = html.escape(
@@ -212,6 +249,8 @@ def _operator_command(reply: Reply) -> Callable[[Update, Context], Coroutine[Any
             answer = html.escape(error.message(language), quote=False)
         except UnknownArticle:
             answer = text(language, "no_article", id=html.escape((context.args or [""])[0]))
+        finally:
+            _source_message.reset(source)
         await context.bot.send_message(chat_id, answer)
         # A broadcast due now should not wait for the next tick.
         if reply in (publish, schedule) and context.bot_data.scheduler is not None:
@@ -230,4 +269,4 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         ("cancel", cancel),
         ("stats", stats),
     ):
-        app.add_handler(CommandHandler(name, _operator_command(reply)))
+        app.add_handler(CommandHandler(name, _operator_command(reply), filters=NEW_MESSAGE))
