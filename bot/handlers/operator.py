@@ -70,16 +70,13 @@ async def _schedule(
 ) -> str:
     settings = context.bot_data.config
     source = _source_message.get()
-    # Looked up before WHEN is read: "18:00" a day later means another time.
-    existing = (
-        await updates.broadcast_from_message(
+    if source is not None:
+        # Looked up before WHEN is read: "18:00" a day later means another time.
+        existing = await updates.broadcast_from_message(
             session=session, chat_id=source[0], message_id=source[1]
         )
-        if source is not None
-        else None
-    )
-    if existing is not None:
-        return _announce(existing, "broadcast_exists", language, settings.timezone)
+        if existing is not None:
+            return _announce(existing, "broadcast_exists", language, settings.timezone)
     due_at = parse_when(when, now=context.bot_data.clock(), zone=settings.timezone)
     if source is None:
         broadcast = await broadcasts.create_broadcast(
