@@ -10,19 +10,21 @@ from typing import Any
 from telegram import LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError
-from telegram.ext import Application, ApplicationBuilder, Defaults, ExtBot
+from telegram.ext import Application, ApplicationBuilder, Defaults
 
+from bot import updates
 from bot.context import CONTEXT_TYPES, BotData, Context
 from bot.delivery import Deliverer, max_unrecorded_for
 from bot.feeds import JOB_FIRST, JOB_INTERVAL, FeedPoller, poll_job
-from bot.handlers import operator, reader
+from bot.handlers import membership, operator, reader
 from bot.menu import menu_commands
 from bot.metrics import MeasuredUpdates, Metrics
-from bot.pacing import Pace, Pacer
+from bot.pacing import Pacer
 from bot.request import AiohttpRequest
 from bot.scheduler import TICK_INTERVAL, BroadcastScheduler
 from bot.settings import Settings
 from bot.texts import LANGUAGES, choose_language, text
+from bot.updates import ReadingBot
 from db import store
 from db.lock import delivery_lock
 from db.models import BroadcastRow
@@ -35,7 +37,7 @@ APOLOGY_TIMEOUT = 5.0  # seconds the error handler spends telling the reader, at
 REQUEST_POOL_SIZE = 64  # connections to the Bot API: sends in flight plus readers' replies
 
 # PTB's builder types the context and job queue more loosely than it builds them.
-NewsApp = Application[ExtBot[Pace], Any, dict[Any, Any], dict[Any, Any], BotData, Any]
+NewsApp = Application[ReadingBot, Any, dict[Any, Any], dict[Any, Any], BotData, Any]
 
 
 def build_application(settings: Settings) -> NewsApp:
@@ -43,29 +45,29 @@ def build_application(settings: Settings) -> NewsApp:
     if settings.token is None:
         raise ValueError("NEWSBOT_TOKEN is not set (the bot token from @BotFather)")
     metrics = Metrics()
-    app: NewsApp = (
-        ApplicationBuilder()
-        .token(settings.token.get_secret_value())
-        .base_url(f"{settings.api_url}/bot")
-        .base_file_url(f"{settings.api_url}/file/bot")
+    # Built here rather than by the builder: its getUpdates skips an update it cannot read.
+    news_bot = ReadingBot(
+        token=settings.token.get_secret_value(),
+        base_url=f"{settings.api_url}/bot",
+        base_file_url=f"{settings.api_url}/file/bot",
         # PTB's default httpx layer tops out near 800 sends/s here, aiohttp near 3,600: the
         # request layer, not the bot, would be a broadcast's bottleneck.
-        .request(AiohttpRequest(connection_pool_size=REQUEST_POOL_SIZE))
-        .get_updates_request(AiohttpRequest(connection_pool_size=2))
-        .defaults(
-            Defaults(
-                parse_mode=ParseMode.HTML,
-                link_preview_options=LinkPreviewOptions(is_disabled=True),
-            )
-        )
+        request=AiohttpRequest(connection_pool_size=REQUEST_POOL_SIZE),
+        get_updates_request=AiohttpRequest(connection_pool_size=2),
+        defaults=Defaults(
+            parse_mode=ParseMode.HTML,
+            link_preview_options=LinkPreviewOptions(is_disabled=True),
+        ),
+        rate_limiter=Pacer(
+            rate=settings.reader_rate,
+            paid_rate=settings.rate if settings.paid_broadcast else None,
+        ),
+    )
+    app: NewsApp = (
+        ApplicationBuilder()
+        .bot(news_bot)
         .context_types(CONTEXT_TYPES)
         .concurrent_updates(MeasuredUpdates(metrics))
-        .rate_limiter(
-            Pacer(
-                rate=settings.reader_rate,
-                paid_rate=settings.rate if settings.paid_broadcast else None,
-            )
-        )
         .post_init(open_resources)
         .post_stop(stop_delivery)
         .post_shutdown(close_resources)
@@ -73,9 +75,12 @@ def build_application(settings: Settings) -> NewsApp:
     )
     app.bot_data.settings = settings
     app.bot_data.metrics = metrics
-    # Order matters: commands (readers', then operators'), buttons, then the catch-all.
+    # Order matters: repeats stop first (group -1); commands (readers', then operators'),
+    # buttons, membership changes, then the catch-all.
+    updates.register(app)
     reader.register(app)
     operator.register(app)
+    membership.register(app)
     reader.register_fallback(app)
     app.add_error_handler(on_error)
     return app

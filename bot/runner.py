@@ -13,11 +13,10 @@ import logging
 import signal
 import time
 
-from telegram import Update
-
 from bot import logs
 from bot.app import NewsApp, build_application
 from bot.settings import Settings
+from bot.updates import allowed_updates
 from bot.webserver import WebServer
 from db import broadcasts
 from db.session import unit_of_work
@@ -52,6 +51,7 @@ async def _run(app: NewsApp, settings: Settings, stop: asyncio.Event) -> None:
     assert app.post_shutdown is not None and app.updater is not None
     await app.post_init(app)
     server = _web_server(app, settings)
+    wanted = allowed_updates(app)
     try:
         if server is not None:
             await server.start()
@@ -61,11 +61,11 @@ async def _run(app: NewsApp, settings: Settings, stop: asyncio.Event) -> None:
             await app.bot.set_webhook(
                 settings.webhook_url,
                 secret_token=settings.webhook_secret.get_secret_value(),
-                allowed_updates=Update.ALL_TYPES,
+                allowed_updates=wanted,
             )
             log.info("taking updates by webhook at %s", settings.webhook_path)
         else:
-            await app.updater.start_polling(allowed_updates=Update.ALL_TYPES)
+            await app.updater.start_polling(allowed_updates=wanted)
             log.info("taking updates by polling")
         await app.start()
         await stop.wait()
@@ -74,7 +74,12 @@ async def _run(app: NewsApp, settings: Settings, stop: asyncio.Event) -> None:
         if server is not None:
             server.accepting = False
         if app.updater.running:
-            await app.updater.stop()
+            try:
+                await app.updater.stop()
+            except Exception:
+                # Its last getUpdates only confirms what was taken; the rest of the stop
+                # (handlers, sends in flight) matters more than a repeat the next start skips.
+                log.exception("polling did not stop cleanly")
         await app.stop()  # handles the updates already taken
         try:
             async with asyncio.timeout(DELIVERY_STOP_BUDGET):

@@ -139,6 +139,12 @@ _TEXTS: Final[dict[str, dict[str, str]]] = {
         "ar": "البث #{id} للقصة {article} ({audience}) موعده {when}.",
         "en": "Broadcast #{id} of article {article} ({audience}) is due {when}.",
     },
+    "broadcast_exists": {
+        "ar": "البث #{id} للقصة {article} ({audience}) أُنشئ من هذه الرسالة من قبل؛ "
+        "حالته: {status}، موعده {when}.",
+        "en": "Broadcast #{id} of article {article} ({audience}) was already created from this "
+        "message; it is {status}, due {when}.",
+    },
     "audience_all": {
         "ar": "كل المشتركين في مواضيعها",
         "en": "subscribers of its topics",

@@ -19,6 +19,7 @@ from telegram import Update
 from bot import logs
 from bot.addresses import split_address
 from bot.metrics import CONTENT_TYPE, Metrics
+from bot.updates import log_unreadable
 from db import broadcasts
 from db.session import unit_of_work
 
@@ -85,9 +86,18 @@ class WebServer:
             return web.Response(status=503, text="shutting down")
         try:
             data = await request.json()
-            update = Update.de_json(data, self.app.bot)
-        except (json.JSONDecodeError, UnicodeDecodeError, TypeError, KeyError, ValueError):
+        except (json.JSONDecodeError, UnicodeDecodeError):
             return web.Response(status=400, text="not a Telegram update")
+        update_id = data.get("update_id") if isinstance(data, dict) else None
+        if not isinstance(update_id, int) or isinstance(update_id, bool):
+            return web.Response(status=400, text="not a Telegram update")
+        try:
+            update = Update.de_json(data, self.app.bot)
+        except Exception as error:
+            # An update this client cannot read: anything but a 2xx would have Telegram send
+            # it again and again.
+            log_unreadable(data, error)
+            return web.Response(text="ok")
         await self.app.update_queue.put(update)
         return web.Response(text="ok")
 

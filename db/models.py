@@ -16,6 +16,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncAttrs
@@ -226,6 +227,10 @@ class BroadcastRow(Base):
     finished_at: Mapped[datetime | None]
     # How many deliveries the fan-out created: the denominator of its progress.
     target_count: Mapped[int] = mapped_column(Integer, default=0)
+    # The operator's chat message that asked for it (None from the command line): one message
+    # makes one broadcast, however often it is delivered.
+    source_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    source_message_id: Mapped[int | None] = mapped_column(BigInteger)
 
     __table_args__ = (
         CheckConstraint(
@@ -233,6 +238,7 @@ class BroadcastRow(Base):
             name="status",
         ),
         Index("ix_broadcasts_status_due_at", "status", "due_at"),
+        UniqueConstraint("source_chat_id", "source_message_id"),
     )
 
 
@@ -263,3 +269,12 @@ class DeliveryRow(Base):
         # Claims scan one broadcast's queued rows in chat order; counts group by status.
         Index("ix_deliveries_broadcast_id_status", "broadcast_id", "status"),
     )
+
+
+class HandledUpdateRow(Base):
+    """A Telegram update already taken, remembered for a day so that a repeat is skipped."""
+
+    __tablename__ = "handled_updates"
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    handled_at: Mapped[datetime] = mapped_column(index=True)

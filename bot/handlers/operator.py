@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,15 +21,21 @@ from bot.handlers.common import enter
 from bot.ids import meant_as_id, parse_id
 from bot.messages import ECHO_LIMIT, one_line
 from bot.texts import text
+from bot.updates import NEW_MESSAGE
 from bot.when import WhenError, parse_when
 from content.summary import shorten
-from db import broadcasts
+from db import broadcasts, updates
 from db.broadcasts import Progress, UnknownArticle
+from db.models import BroadcastRow
 
 LIST_LIMIT = 10
 # parse_when is asked only whether words read as a time at all; "past" must not refuse them.
 _FAR_PAST = datetime(2000, 1, 1, tzinfo=UTC)
 Reply = Callable[[AsyncSession, int, str, Sequence[str], Context], Awaitable[str]]
+# The chat message (chat id, message id) of the command being handled, set by the command
+# wrapper: a broadcast remembers the message that asked for it, and the same message asking
+# again gets that broadcast back instead of a second one.
+_source_message: ContextVar[tuple[int, int] | None] = ContextVar("source_message", default=None)
 
 
 class _NoSuchId(LookupError):
@@ -78,23 +85,48 @@ async def _schedule(
     topic: str | None,
 ) -> str:
     settings = context.bot_data.config
+    source = _source_message.get()
+    if source is not None:
+        # Looked up before WHEN is read: "18:00" a day later means another time.
+        existing = await updates.broadcast_from_message(
+            session=session, chat_id=source[0], message_id=source[1]
+        )
+        if existing is not None:
+            return _announce(existing, "broadcast_exists", language, settings.timezone)
     due_at = parse_when(when, now=context.bot_data.clock(), zone=settings.timezone)
-    broadcast = await broadcasts.create_broadcast(
-        session=session, article_id=article_id, due_at=due_at, topic=topic, created_by=user_id
-    )
+    if source is None:
+        broadcast = await broadcasts.create_broadcast(
+            session=session, article_id=article_id, due_at=due_at, topic=topic, created_by=user_id
+        )
+    else:
+        broadcast, _ = await updates.create_broadcast_once(
+            session=session,
+            chat_id=source[0],
+            message_id=source[1],
+            article_id=article_id,
+            due_at=due_at,
+            topic=topic,
+            created_by=user_id,
+        )
+    return _announce(broadcast, "broadcast_created", language, settings.timezone)
+
+
+def _announce(broadcast: BroadcastRow, key: str, language: str, zone: str) -> str:
+    """A broadcast just created (or found again): its id, article, audience and due time."""
     audience = (
         text(language, "audience_topic", topic=_quoted(broadcast.topic))
         if broadcast.topic
         else text(language, "audience_all")
     )
-    local = due_at.astimezone(ZoneInfo(settings.timezone)).strftime("%Y-%m-%d %H:%M %Z")
+    local = broadcast.due_at.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M %Z")
     return text(
         language,
-        "broadcast_created",
+        key,
         id=broadcast.id,
-        article=article_id,
+        article=broadcast.article_id,
         audience=audience,
         when=local,
+        status=text(language, f"status_{broadcast.status}"),
     )
 
 
@@ -218,6 +250,8 @@ def _operator_command(reply: Reply) -> Callable[[Update, Context], Coroutine[Any
         if user is None or user.id not in context.bot_data.config.operators:
             await context.bot.send_message(chat_id, text(language, "not_operator"))
             return
+        message = update.effective_message
+        source = _source_message.set((chat_id, message.message_id) if message else None)
         try:
             async with context.bot_data.unit_of_work() as session:
                 answer = html.escape(
@@ -230,6 +264,8 @@ def _operator_command(reply: Reply) -> Callable[[Update, Context], Coroutine[Any
             argument = html.escape(_quoted((context.args or [""])[0]), quote=False)
             not_found = "no_article" if reply in (publish, schedule) else "no_broadcast"
             answer = text(language, not_found, id=argument)
+        finally:
+            _source_message.reset(source)
         await context.bot.send_message(chat_id, answer)
         # A broadcast due now should not wait for the next tick.
         if reply in (publish, schedule) and context.bot_data.scheduler is not None:
@@ -248,4 +284,4 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         ("cancel", cancel),
         ("stats", stats),
     ):
-        app.add_handler(CommandHandler(name, _operator_command(reply)))
+        app.add_handler(CommandHandler(name, _operator_command(reply), filters=NEW_MESSAGE))

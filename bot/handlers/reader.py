@@ -43,6 +43,7 @@ from bot.messages import (
     topics_keyboard,
 )
 from bot.texts import text
+from bot.updates import FOR_THIS_BOT, NEW_MESSAGE
 from content.summary import shorten
 from db import store
 
@@ -377,10 +378,15 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         ("more", more),
         ("language", language),
     ):
-        app.add_handler(CommandHandler(name, callback))
+        app.add_handler(CommandHandler(name, callback, filters=NEW_MESSAGE))
     app.add_handler(CallbackQueryHandler(button))
 
 
 def register_fallback(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    """Unknown commands and free text; must be registered after every other command."""
-    app.add_handler(MessageHandler(filters.COMMAND | filters.TEXT, unknown))
+    """Unknown commands and free text; must be registered after every other command.
+
+    In a group only what is said to the bot is answered, not the members' talk among
+    themselves (nor a bare unknown command, which may be another bot's).
+    """
+    said = filters.COMMAND | filters.TEXT
+    app.add_handler(MessageHandler(NEW_MESSAGE & FOR_THIS_BOT & said, unknown))

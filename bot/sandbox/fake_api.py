@@ -425,6 +425,7 @@ class FakeBotApi:
         callback_query_ttl: float | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        first_update_id: int | None = None,
     ) -> None:
         self.token = token
         self.bot_username = bot_username
@@ -438,7 +439,12 @@ class FakeBotApi:
         self.port = port
 
         self.chats: dict[int, Chat] = {}
-        self.updates = UpdateQueue(first_update_id=100_000_001)
+        # Telegram's update ids keep growing across a bot's restarts; a bot that remembers the
+        # ids it handled must not meet them again from a restarted fake, so they start from
+        # the clock (milliseconds) unless a test picks the first one.
+        if first_update_id is None:
+            first_update_id = int(time.time() * 1000)
+        self.updates = UpdateQueue(first_update_id=first_update_id)
         self.requests: list[RecordedRequest] = []
         self.callback_answers: list[CallbackAnswer] = []
         self.timeline: list[tuple[float, int, int]] = []
@@ -641,27 +647,101 @@ class FakeBotApi:
         first_name: str | None = None,
         username: str | None = None,
         chat_type: str | None = None,
+        reply_to: int | None = None,
     ) -> int:
-        """Queue an update with a user's text message; returns the update id (0 if filtered)."""
+        """Queue an update with a user's text message; returns the update id (0 if filtered).
+
+        ``reply_to`` is the id of a bot message in this chat that the message answers.
+        """
         chat = self.chat(chat_id)
         if chat_type is not None:
             chat.type = chat_type
         user = self._user(chat, user_id, language_code, first_name, username)
-        message_id = chat.allocate_message_id()
-        message: JsonDict = {
-            "message_id": message_id,
-            "from": user,
+        message = self._new_message(chat, text, user)
+        if reply_to is not None:
+            replied = chat.messages.get(reply_to)
+            if replied is None or replied.deleted:
+                raise LookupError(f"chat {chat_id} has no bot message {reply_to} to reply to")
+            message["reply_to_message"] = replied.to_dict(chat, self.bot_user)
+        return self._queue("message", message)
+
+    def edit_user_message(self, chat_id: int, message_id: int, text: str) -> int:
+        """The user edits a message they sent: an ``edited_message`` update (0 if filtered)."""
+        chat = self.chat(chat_id)
+        original = chat.user_messages.get(message_id)
+        if original is None:
+            raise LookupError(f"chat {chat_id} has no user message {message_id} to edit")
+        edited = {key: value for key, value in original.items() if key != "entities"}
+        edited.update(text=text, edit_date=_unix_now(), **_command_entities(text))
+        chat.user_messages[message_id] = edited
+        chat.log.append(ChatEvent("user_edit", message_id, {"text": text}))
+        return self._queue("edited_message", edited)
+
+    def post_in_channel(self, chat_id: int, text: str, *, title: str | None = None) -> int:
+        """A post in a channel where the bot is an admin: a ``channel_post`` (0 if filtered)."""
+        chat = self.chat(chat_id)
+        if chat.type != "channel":
+            chat = self.add_chat(chat_id, chat_type="channel", title=title or f"Channel {chat_id}")
+        post = self._new_message(chat, text, None)
+        post["sender_chat"] = chat.to_dict()
+        return self._queue("channel_post", post)
+
+    def set_bot_status(self, chat_id: int, status: str, *, user_id: int | None = None) -> int:
+        """The bot's membership changes: ``kicked`` (a user blocks it, an admin bans it),
+        ``left`` (removed from a group), ``member`` (unblocked or added back).
+
+        Sends to the chat are refused (403) while the bot is not a member, and a
+        ``my_chat_member`` update is queued (0 if filtered).
+        """
+        if status not in ("member", "left", "kicked"):
+            raise ValueError(f"unsupported status {status!r}: member, left or kicked")
+        chat = self.chat(chat_id)
+        if chat.type == "private" and status == "left":
+            raise ValueError("a private chat cannot be left; the user blocks the bot (kicked)")
+        old = _chat_member(self.bot_user, chat.bot_status)
+        chat.bot_status = status
+        chat.blocked = None if status == "member" else chat.forbidden_description()
+        user = self._user(chat, user_id, "en", None, None)
+        change: JsonDict = {
             "chat": chat.to_dict(),
+            "from": user,
             "date": _unix_now(),
-            "text": text,
+            "old_chat_member": old,
+            "new_chat_member": _chat_member(self.bot_user, status),
         }
-        command = _BOT_COMMAND.match(text)
-        if command:
-            length = utf16_len(command.group())
-            message["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
+        chat.log.append(ChatEvent("bot_status", 0, {"status": status}))
+        return self._queue("my_chat_member", change)
+
+    def send_unreadable_update(self, chat_id: int, text: str = "hello") -> int:
+        """A user's message with an entity of a shape python-telegram-bot cannot read (a later
+        Bot API may send such fields); the update id (0 if filtered)."""
+        chat = self.chat(chat_id)
+        message = self._new_message(chat, text, self._user(chat, None, "en", None, None))
+        # MessageEntity requires offset and length; without them the whole update fails to parse.
+        message["entities"] = [{"type": "date_time", "unix_time": _unix_now()}]
+        return self._queue("message", message)
+
+    def repeat_update(self, update_id: int) -> JsonDict:
+        """Deliver an update again with the same update_id, as Telegram does when the answer
+        to its webhook request was lost, or when a poller stopped before its offset confirmed
+        the update (the next poller gets it again); the update, for a test to post."""
+        update = self.updates.redeliver(update_id)
+        self._notify()
+        return update
+
+    def _new_message(self, chat: Chat, text: str, user: JsonDict | None) -> JsonDict:
+        """A message from a user (or a channel, without ``from``), remembered in the chat."""
+        message_id = chat.allocate_message_id()
+        message: JsonDict = {"message_id": message_id, "chat": chat.to_dict()}
+        if user is not None:
+            message["from"] = user
+        message.update(date=_unix_now(), text=text, **_command_entities(text))
         chat.user_messages[message_id] = message
         chat.log.append(ChatEvent("user_message", message_id, {"text": text, "from": user}))
-        update_id = self.updates.add("message", message)
+        return message
+
+    def _queue(self, kind: str, payload: JsonDict) -> int:
+        update_id = self.updates.add(kind, payload)
         self._notify()
         return update_id or 0
 
@@ -1095,6 +1175,22 @@ class FakeBotApi:
 
     async def _get_chat(self, params: JsonDict) -> JsonDict:
         return self._resolve_chat(params).full_info()
+
+
+def _command_entities(text: str) -> JsonDict:
+    """The bot_command entity Telegram adds to a message that starts with a command."""
+    command = _BOT_COMMAND.match(text)
+    if command is None:
+        return {}
+    return {"entities": [{"type": "bot_command", "offset": 0, "length": utf16_len(command[0])}]}
+
+
+def _chat_member(user: JsonDict, status: str) -> JsonDict:
+    """A ChatMember object; a ban (kicked) lasts forever (until_date 0)."""
+    member: JsonDict = {"user": user, "status": status}
+    if status == "kicked":
+        member["until_date"] = 0
+    return member
 
 
 def _pop_planned(plans: dict[str, deque[T]], method: str) -> T | None:

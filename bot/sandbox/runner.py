@@ -31,6 +31,7 @@ from bot.sandbox.newsroom import StoreNewsroom
 from bot.sandbox.web import Reader, WebChat
 from bot.settings import Settings
 from bot.source_loader import load_sources
+from bot.updates import allowed_updates
 from db import store
 from db.migrate import upgrade
 
@@ -218,7 +219,9 @@ class Sandbox:
         self._stack.push_async_callback(app.post_stop, app)
         self._stack.push_async_callback(app.stop)
         assert app.updater is not None
-        await app.updater.start_polling(poll_interval=0, timeout=POLL_TIMEOUT)
+        await app.updater.start_polling(
+            poll_interval=0, timeout=POLL_TIMEOUT, allowed_updates=allowed_updates(app)
+        )
         self._stack.push_async_callback(app.updater.stop)
         return app
 

@@ -44,7 +44,9 @@ class CallbackAnswer(NamedTuple):
 class ChatEvent(NamedTuple):
     """One entry of a chat's history, oldest first."""
 
-    kind: str  # user_message, bot_message, edit, delete, callback_query, callback_answer
+    # user_message, user_edit, bot_message, edit, delete, callback_query, callback_answer,
+    # bot_status
+    kind: str
     message_id: int
     detail: JsonDict
 
@@ -111,6 +113,8 @@ class Chat:
     first_name: str | None = None
     # The Forbidden description to answer with, when the bot may not write here.
     blocked: str | None = None
+    # The bot's own membership status here, as my_chat_member reports it.
+    bot_status: str = "member"
     migrated_to: int | None = None
     next_message_id: int = 1
     messages: dict[int, BotMessage] = field(default_factory=dict)
@@ -180,8 +184,11 @@ class CallbackQuery:
 class UpdateQueue:
     """Pending updates, confirmed by getUpdates' offset as Telegram does."""
 
+    RECENT = 1000  # updates kept after confirmation, so a test can have one delivered again
+
     def __init__(self, first_update_id: int = 1) -> None:
         self._pending: deque[JsonDict] = deque()
+        self._recent: dict[int, JsonDict] = {}
         self._next_id = first_update_id
         self.allowed: frozenset[str] = DEFAULT_UPDATE_TYPES
 
@@ -199,8 +206,24 @@ class UpdateQueue:
             return None
         update_id = self._next_id
         self._next_id += 1
-        self._pending.append({"update_id": update_id, kind: payload})
+        update = {"update_id": update_id, kind: payload}
+        self._pending.append(update)
+        self._recent[update_id] = update
+        if len(self._recent) > self.RECENT:
+            del self._recent[next(iter(self._recent))]
         return update_id
+
+    def redeliver(self, update_id: int) -> JsonDict:
+        """Queue an update again with its own id, in id order; the update."""
+        update = self._recent.get(update_id)
+        if update is None:
+            raise LookupError(f"no recent update {update_id} to deliver again")
+        position = next(
+            (i for i, pending in enumerate(self._pending) if pending["update_id"] >= update_id),
+            len(self._pending),
+        )
+        self._pending.insert(position, update)
+        return update
 
     def confirm(self, offset: int) -> None:
         """Forget updates below ``offset``; a negative offset keeps only the last -offset."""

@@ -697,6 +697,118 @@ async def test_commands_carry_a_bot_command_entity(server: FakeBotApi, bot: Bot)
     ]
 
 
+async def test_an_edit_of_a_users_message_is_an_edited_message(
+    server: FakeBotApi, bot: Bot
+) -> None:
+    server.send_user_message(USER, "/publish 3 18:00")
+    [sent] = await bot.get_updates()
+    assert sent.message is not None
+    server.edit_user_message(USER, sent.message.message_id, "/publish 3 19:00")
+    [edited] = await bot.get_updates(offset=sent.update_id + 1)
+    assert edited.message is None and edited.edited_message is not None
+    assert edited.edited_message.message_id == sent.message.message_id
+    assert edited.edited_message.text == "/publish 3 19:00"
+    assert edited.edited_message.edit_date is not None
+    assert [e.type for e in edited.edited_message.entities] == ["bot_command"]
+
+
+async def test_a_channel_post_has_no_sender_user(server: FakeBotApi, bot: Bot) -> None:
+    server.post_in_channel(-1001234, "Morning edition", title="News")
+    [update] = await bot.get_updates()
+    post = update.channel_post
+    assert update.message is None and post is not None
+    assert post.chat.type == "channel" and post.chat.title == "News"
+    assert post.from_user is None and post.sender_chat is not None
+    assert post.sender_chat.id == -1001234
+
+
+async def test_a_group_reply_carries_the_bot_message_it_answers(
+    server: FakeBotApi, bot: Bot
+) -> None:
+    sent = await bot.send_message(GROUP, "a story")
+    server.send_user_message(GROUP, "thanks", user_id=77, reply_to=sent.message_id)
+    [update] = await bot.get_updates()
+    assert update.message is not None and update.message.reply_to_message is not None
+    assert update.message.reply_to_message.message_id == sent.message_id
+    replied_from = update.message.reply_to_message.from_user
+    assert replied_from is not None and replied_from.id == bot.id
+    with pytest.raises(LookupError):
+        server.send_user_message(GROUP, "x", reply_to=999)
+
+
+async def test_blocking_the_bot_is_a_my_chat_member_update_and_refuses_sends(
+    server: FakeBotApi, bot: Bot
+) -> None:
+    server.set_bot_status(USER, "kicked")
+    with pytest.raises(Forbidden, match="bot was blocked by the user"):
+        await bot.send_message(USER, "x")
+    server.set_bot_status(USER, "member")
+    await bot.send_message(USER, "back")
+    blocked, unblocked = await bot.get_updates()
+    assert blocked.my_chat_member is not None and unblocked.my_chat_member is not None
+    assert blocked.my_chat_member.old_chat_member.status == "member"
+    assert blocked.my_chat_member.new_chat_member.status == "kicked"
+    assert blocked.my_chat_member.new_chat_member.user.id == bot.id
+    assert unblocked.my_chat_member.new_chat_member.status == "member"
+    server.set_bot_status(GROUP, "left")
+    with pytest.raises(Forbidden, match="kicked from the group chat"):
+        await bot.send_message(GROUP, "x")
+    with pytest.raises(ValueError, match="private"):
+        server.set_bot_status(USER, "left")
+
+
+async def test_an_unreadable_update_fails_the_whole_batch_in_the_client(
+    server: FakeBotApi, bot: Bot
+) -> None:
+    server.send_user_message(USER, "before")
+    bad = server.send_unreadable_update(USER)
+    server.send_user_message(USER, "after")
+    # python-telegram-bot parses a batch at once: one update it cannot read fails them all.
+    with pytest.raises(TypeError, match="MessageEntity"):
+        await bot.get_updates()
+    assert bad > 0 and len(server.updates) == 3
+
+
+async def test_a_repeated_update_comes_again_with_its_own_id(server: FakeBotApi, bot: Bot) -> None:
+    first = server.send_user_message(USER, "one")
+    [update] = await bot.get_updates()
+    assert await bot.get_updates(offset=first + 1) == ()
+    again = server.repeat_update(first)
+    assert again["update_id"] == first
+    # A poller that starts again (no offset yet) gets it; one past it does not.
+    assert await bot.get_updates(offset=first + 1, timeout=0) == ()
+    server.repeat_update(first)
+    [repeated] = await bot.get_updates()
+    assert repeated.update_id == first and repeated.message == update.message
+    with pytest.raises(LookupError):
+        server.repeat_update(first + 1000)
+
+
+async def test_update_ids_keep_growing_across_restarts() -> None:
+    async with FakeBotApi(TOKEN) as before:
+        last = before.send_user_message(USER, "x")
+    await asyncio.sleep(0.01)
+    async with FakeBotApi(TOKEN) as after:
+        assert after.send_user_message(USER, "y") > last
+    async with FakeBotApi(TOKEN, first_update_id=5) as chosen:
+        assert chosen.send_user_message(USER, "z") == 5
+
+
+async def test_allowed_updates_leave_out_edits_channel_posts_and_member_changes(
+    server: FakeBotApi, bot: Bot
+) -> None:
+    server.send_user_message(USER, "before")
+    [before] = await bot.get_updates(allowed_updates=["message"])
+    assert before.message is not None
+    assert server.edit_user_message(USER, before.message.message_id, "edited") == 0
+    assert server.post_in_channel(-1005, "post") == 0
+    assert server.set_bot_status(USER, "kicked") == 0
+    assert server.send_user_message(USER, "after") > 0
+    assert await bot.set_webhook("https://example.com/hook", allowed_updates=["my_chat_member"])
+    assert server.set_bot_status(USER, "member") > 0
+    assert server.send_user_message(USER, "ignored") == 0
+
+
 # --- webhook and commands -------------------------------------------------------------------
 
 
