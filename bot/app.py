@@ -145,6 +145,8 @@ async def open_resources(app: NewsApp) -> None:
             interval=settings.feed_interval,
             target=settings.section_target,
             clock=data.clock,
+            fetch_private=settings.fetch_private,
+            fetch_deadline=settings.fetch_timeout,
             on_failure=report_feed_failure,
         )
         if app.job_queue is not None:

@@ -126,7 +126,11 @@ def preview(
         if article_id is not None and not Path(source).exists():
             show(with_store(settings, lambda session: _stored_preview(session, article_id)))
             return
-        for parsed in load_sources([source]):
+        for parsed in load_sources(
+            [source],
+            fetch_private=settings.fetch_private,
+            fetch_deadline=settings.fetch_timeout,
+        ):
             for skipped in parsed.skipped:
                 print(f"newsbot: {parsed.name}: skipped {skipped}", file=sys.stderr)
             for article in parsed.articles:
@@ -182,7 +186,10 @@ def ingest(
             raise UsageError("--at needs --publish")
         # Read the time first: a bad WHEN must store nothing.
         due_at = _when(settings, at or "now") if publish else None
-        parsed = load_sources(sources)  # every source is read before anything is stored
+        # Every source is read before anything is stored.
+        parsed = load_sources(
+            sources, fetch_private=settings.fetch_private, fetch_deadline=settings.fetch_timeout
+        )
         for source in parsed:
             for skipped in source.skipped:
                 print(f"newsbot: {source.name}: skipped {skipped}", file=sys.stderr)

@@ -16,6 +16,14 @@ entry published more than `max_age` ago is stored (readable with /latest) but no
 A failing feed (network error, HTTP >= 400, not a feed, no readable entry) backs off
 exponentially up to an hour; operators are told once per streak of failures, the log every time.
 URLs are logged without their query and credentials, since feed URLs often carry keys.
+
+Bounds: URLs are fetched by `bot.fetch` (20 MiB decoded, one deadline, checked redirects and
+addresses), and its refusals are feed failures like any other. Parsing and splitting run in a
+worker thread, so a feed with a huge entry does not stall the bot. An entry that would take
+more than MAX_SECTIONS sections is skipped with a log line; at most `max_pushes` new stories
+of one poll are pushed (the first in the feed's order, where publishers put the newest), the
+rest are stored unpushed with a log line, so a feed that suddenly lists hundreds of new entries
+cannot flood every reader.
 """
 
 from __future__ import annotations
@@ -30,15 +38,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
-import aiohttp
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import source_loader
-from bot.ingest import store_sources
+from bot import fetch
+from bot.fetch import Fetcher, FetchError
+from bot.ingest import Rendered, TooManySections, prepare, store_rendered
 from content.article import Article
 from content.errors import ContentError
-from content.feed_parser import parse_feed
-from content.sources import ParsedSource
+from content.feed_parser import FeedResult, parse_feed
 from db import broadcasts, store
 from db.session import unit_of_work
 
@@ -47,15 +54,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FETCH_TIMEOUT = aiohttp.ClientTimeout(total=source_loader.FETCH_TIMEOUT_SECONDS)
-USER_AGENT = "newsbot (+feed reader)"
+USER_AGENT = fetch.USER_AGENT
+MAX_SOURCE_BYTES = fetch.MAX_BYTES  # also for feeds read from files
+MAX_PUSHES_PER_POLL = 20
 MAX_BACKOFF = timedelta(hours=1)
 # Older entries are stored but not pushed: news from yesterday is no longer news to push.
 MAX_ENTRY_AGE = timedelta(hours=24)
 JOB_INTERVAL = 10.0  # seconds between the job's looks at which feeds are due
 JOB_FIRST = 1.0
 MAX_REASON_CHARS = 300
-_READ_CHUNK = 64 * 1024
 # 2**16 intervals exceed any cap; a larger exponent would only risk overflowing timedelta.
 _MAX_EXPONENT = 16
 
@@ -134,9 +141,12 @@ class FeedPoller:
         interval: timedelta,
         target: int,
         clock: Callable[[], datetime] = _utcnow,
-        http: aiohttp.ClientSession | None = None,
+        fetcher: Fetcher | None = None,
+        fetch_private: bool = False,
+        fetch_deadline: float = fetch.DEADLINE,
         on_failure: FailureCallback | None = None,
         max_age: timedelta | None = MAX_ENTRY_AGE,
+        max_pushes: int = MAX_PUSHES_PER_POLL,
     ) -> None:
         if interval <= timedelta(0):
             raise ValueError("the feed interval must be positive")
@@ -146,11 +156,13 @@ class FeedPoller:
         self.clock = clock
         self.on_failure = on_failure
         self.max_age = max_age
+        self.max_pushes = max_pushes
         now = clock()
         # dict.fromkeys: a feed listed twice is still polled once.
         self.states = [FeedState(source, next_poll_at=now) for source in dict.fromkeys(sources)]
-        self._http = http
-        self._owns_http = http is None
+        # Without a fetcher of the caller's, the poller has its own (NEWSBOT_FETCH_* settings).
+        self._owns_fetcher = fetcher is None
+        self._fetcher = fetcher or Fetcher(allow_private=fetch_private, deadline=fetch_deadline)
         self._lock = asyncio.Lock()
 
     @property
@@ -176,10 +188,9 @@ class FeedPoller:
             return pushed
 
     async def close(self) -> None:
-        """Close the HTTP session if the poller opened it."""
-        if self._owns_http and self._http is not None:
-            await self._http.close()
-            self._http = None
+        """Close the fetcher's connections if the fetcher is the poller's own."""
+        if self._owns_fetcher:
+            await self._fetcher.close()
 
     async def _settle(
         self, state: FeedState, result: _Fetched | BaseException | None, now: datetime
@@ -237,75 +248,66 @@ class FeedPoller:
             return await self._fetch_url(state)
         return await asyncio.to_thread(_read_file, state.source, state.mtime_ns, state.size)
 
-    def _session(self) -> aiohttp.ClientSession:
-        # Opened on first use, inside the running event loop, as aiohttp wants.
-        if self._http is None:
-            self._http = aiohttp.ClientSession()
-        return self._http
-
     async def _fetch_url(self, state: FeedState) -> _Fetched | None:
-        headers = {"User-Agent": USER_AGENT}
+        headers = {}
         if state.etag is not None:
             headers["If-None-Match"] = state.etag
         if state.last_modified is not None:
             headers["If-Modified-Since"] = state.last_modified
         try:
-            async with self._session().get(
-                state.source, headers=headers, timeout=FETCH_TIMEOUT
-            ) as response:
-                if response.status == 304:
-                    return None
-                if response.status >= 400:
-                    raise FeedFailure(f"the server answered HTTP {response.status}")
-                length = response.content_length
-                if length is not None and length > source_loader.MAX_SOURCE_BYTES:
-                    raise FeedFailure(_too_large())
-                data = bytearray()
-                async for chunk in response.content.iter_chunked(_READ_CHUNK):
-                    data += chunk
-                    # Checked while reading: a missing or lying Content-Length, or a
-                    # compressed answer, must not fill the memory.
-                    if len(data) > source_loader.MAX_SOURCE_BYTES:
-                        raise FeedFailure(_too_large())
-                return _Fetched(
-                    bytes(data),
-                    etag=response.headers.get("ETag"),
-                    last_modified=response.headers.get("Last-Modified"),
-                )
-        except (aiohttp.ClientError, TimeoutError) as error:
-            # The type only: aiohttp's messages can contain the whole URL, keys and all.
-            raise FeedFailure(f"cannot be fetched ({type(error).__name__})") from None
+            answer = await self._fetcher.get(state.source, headers=headers)
+        except FetchError as error:
+            raise FeedFailure(str(error)) from None
+        if answer.status == 304:
+            return None
+        return _Fetched(answer.data, etag=answer.etag, last_modified=answer.last_modified)
 
     # Storing
 
     async def _ingest(self, state: FeedState, fetched: _Fetched) -> list[int]:
-        """Parse, store the new entries and schedule their broadcasts in one unit of work."""
+        """Parse, store the new entries and schedule the broadcasts of the first few."""
         try:
             # Read as a feed and nothing else (not parse_source, which sniffs): an error page or
             # a parked domain must never become a story pushed to every reader.
-            feed = parse_feed(fetched.data)
+            feed: FeedResult = await asyncio.to_thread(parse_feed, fetched.data)
         except ContentError as error:
             raise FeedFailure(_shorten(str(error))) from None
         for reason in feed.skipped:
             log.info("feed %s: %s skipped", state.label, reason)
         async with unit_of_work(self.sessionmaker) as session:
             fresh = await self._new_entries(session, feed.articles)
-            if not fresh:
-                return []
-            stored = await store_sources(
-                session=session,
-                sources=[ParsedSource(state.label, "feed", fresh)],
-                target=self.target,
+        if not fresh:
+            return []
+        # Split outside any transaction: a big entry takes a while, and holds no lock meanwhile.
+        rendered = await asyncio.to_thread(self._prepare, state, fresh)
+        if not rendered:
+            return []
+        async with unit_of_work(self.sessionmaker) as session:
+            # An entry another process stored since the look-up is found by add_article
+            # (created=False), so it is neither stored nor pushed twice.
+            stored = await store_rendered(session=session, rendered=rendered)
+            # created=False: the same text is already stored under another link; it was
+            # pushed then (or deliberately not), so it is not pushed again.
+            due = [
+                item.article_id
+                for item, entry in zip(stored, rendered, strict=True)
+                if item.created and self._recent(entry.article)
+            ]
+            pushed = due[: self.max_pushes]
+            for article_id in pushed:
+                await broadcasts.create_broadcast(
+                    session=session, article_id=article_id, due_at=self.clock()
+                )
+        if len(due) > len(pushed):
+            log.warning(
+                "feed %s: %d new stories in one poll; pushed the first %d, stored %d without a "
+                "push (at most %d per poll)",
+                state.label,
+                len(due),
+                len(pushed),
+                len(due) - len(pushed),
+                self.max_pushes,
             )
-            pushed: list[int] = []
-            for article, item in zip(fresh, stored, strict=True):
-                # created=False: the same text is already stored under another link; it was
-                # pushed then (or deliberately not), so it is not pushed again.
-                if item.created and self._recent(article):
-                    await broadcasts.create_broadcast(
-                        session=session, article_id=item.article_id, due_at=self.clock()
-                    )
-                    pushed.append(item.article_id)
         log.info(
             "feed %s: %d new entries, %d stored, %d pushed",
             state.label,
@@ -314,6 +316,16 @@ class FeedPoller:
             len(pushed),
         )
         return pushed
+
+    def _prepare(self, state: FeedState, articles: Sequence[Article]) -> list[Rendered]:
+        """Split and summarise each entry (in a worker thread); an oversized one is skipped."""
+        rendered: list[Rendered] = []
+        for article in articles:
+            try:
+                rendered.append(prepare(article, target=self.target))
+            except TooManySections as error:
+                log.warning("feed %s: entry skipped: %s", state.label, error)
+        return rendered
 
     async def _new_entries(
         self, session: AsyncSession, articles: Sequence[Article]
@@ -349,7 +361,7 @@ def _shorten(reason: str) -> str:
 
 
 def _too_large() -> str:
-    return f"larger than {source_loader.MAX_SOURCE_BYTES // 2**20} MiB"
+    return f"larger than {MAX_SOURCE_BYTES // 2**20} MiB"
 
 
 def _read_file(path: str, mtime_ns: int | None, size: int | None) -> _Fetched | None:
@@ -358,7 +370,7 @@ def _read_file(path: str, mtime_ns: int | None, size: int | None) -> _Fetched | 
         stat = os.stat(path)
         if (stat.st_mtime_ns, stat.st_size) == (mtime_ns, size):
             return None
-        if stat.st_size > source_loader.MAX_SOURCE_BYTES:
+        if stat.st_size > MAX_SOURCE_BYTES:
             raise FeedFailure(_too_large())
         data = Path(path).read_bytes()
     except FileNotFoundError:
@@ -378,6 +390,6 @@ async def poll_job(context: Context) -> None:
         return
     if data.feeds.busy:
         return
-    # A task, not an await: a slow feed (up to the 20 s timeout) must not keep the job running
+    # A task, not an await: a slow feed (up to the 30 s deadline) must not keep the job running
     # past its next run, which APScheduler would skip with a warning. stop() awaits the task.
     context.application.create_task(data.feeds.poll_due(), name="feed-poll")

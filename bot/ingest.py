@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,12 +13,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.messages import SECTION_CAP, button_url
 from content.article import Article, Section
 from content.assemble import normalize_topic
+from content.errors import ContentError
 from content.sources import ParsedSource
 from content.split import split_article
 from content.summary import summarize
 from db import store
 
 log = logging.getLogger(__name__)
+
+# A reader pages through an article one message at a time: 500 sections is already a book, and
+# an article beyond it is refused rather than stored cut short or sent as thousands of messages.
+MAX_SECTIONS = 500
+_TITLE_IN_REASON = 80
+
+
+class TooManySections(ContentError):
+    """An article that would take more than MAX_SECTIONS sections."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,9 +41,44 @@ class Stored:
     created: bool
 
 
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """An article ready to store: its sections and summary."""
+
+    article: Article
+    sections: list[Section]
+    summary: str
+
+
 def render(article: Article, *, target: int) -> tuple[list[Section], str]:
-    """The sections as they will be sent, and the summary."""
-    return split_article(article, target=target, cap=SECTION_CAP), summarize(article)
+    """The sections as they will be sent, and the summary; TooManySections past the cap."""
+    # Every character but white space lands in a section of at most SECTION_CAP: a body far
+    # over the cap is refused without the seconds a split of megabytes takes.
+    visible = sum(len("".join(block.text.split())) for block in article.blocks)
+    at_least = -(-visible // SECTION_CAP)
+    if at_least > MAX_SECTIONS:
+        raise _too_many(article, f"at least {at_least}")
+    sections = split_article(article, target=target, cap=SECTION_CAP)
+    if len(sections) > MAX_SECTIONS:
+        raise _too_many(article, str(len(sections)))
+    return sections, summarize(article)
+
+
+def _too_many(article: Article, count: str) -> TooManySections:
+    title = article.title
+    if len(title) > _TITLE_IN_REASON:
+        title = title[: _TITLE_IN_REASON - 1] + "…"
+    return TooManySections(
+        f"{title!r} would be {count} sections; an article may have at most {MAX_SECTIONS}"
+    )
+
+
+def prepare(article: Article, *, target: int, topics: Sequence[str] = ()) -> Rendered:
+    """Add `topics` to the article, then split and summarise it (CPU work: run it in a thread)."""
+    extra = tuple(t for t in (normalize_topic(topic) for topic in topics) if t)
+    article = dataclasses.replace(article, topics=tuple(dict.fromkeys((*article.topics, *extra))))
+    sections, summary = render(article, target=target)
+    return Rendered(article, sections, summary)
 
 
 async def store_sources(
@@ -42,21 +88,25 @@ async def store_sources(
     topics: Sequence[str] = (),
     target: int,
 ) -> list[Stored]:
-    """Store every article of the sources, adding `topics` to each; duplicates are not stored."""
-    extra = tuple(t for t in (normalize_topic(topic) for topic in topics) if t)
+    """Store every article of the sources, adding `topics` to each; duplicates are not stored.
+
+    Splitting runs in a worker thread, so a big source does not stall the event loop; an
+    article over MAX_SECTIONS raises TooManySections naming its source, and nothing is stored.
+    """
+    rendered = await asyncio.to_thread(_prepare_sources, sources, topics, target)
+    return await store_rendered(session=session, rendered=rendered)
+
+
+async def store_rendered(*, session: AsyncSession, rendered: Iterable[Rendered]) -> list[Stored]:
+    """Store prepared articles; one already stored (same URL or text) is not stored again."""
     stored: list[Stored] = []
-    for source in sources:
-        for parsed in source.articles:
-            article = dataclasses.replace(
-                parsed, topics=tuple(dict.fromkeys((*parsed.topics, *extra)))
-            )
-            sections, summary = render(article, target=target)
-            row, created = await store.add_article(
-                session=session, article=article, sections=sections, summary=summary
-            )
-            stored.append(Stored(row.id, row.section_count, row.title, created))
-            if created:
-                _check_link(row.id, row.title, row.url)
+    for item in rendered:
+        row, created = await store.add_article(
+            session=session, article=item.article, sections=item.sections, summary=item.summary
+        )
+        stored.append(Stored(row.id, row.section_count, row.title, created))
+        if created:
+            _check_link(row.id, row.title, row.url)
     return stored
 
 
@@ -75,3 +125,16 @@ def _check_link(article_id: int, title: str, url: str | None) -> None:
         url[:200],
         what,
     )
+
+
+def _prepare_sources(
+    sources: Sequence[ParsedSource], topics: Sequence[str], target: int
+) -> list[Rendered]:
+    rendered: list[Rendered] = []
+    for source in sources:
+        for article in source.articles:
+            try:
+                rendered.append(prepare(article, target=target, topics=topics))
+            except TooManySections as error:
+                raise TooManySections(f"{source.name}: {error}") from None
+    return rendered

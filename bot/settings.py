@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     broadcast_grace: timedelta = Field(default=timedelta(hours=6), ge=timedelta(0))
     feeds: Annotated[tuple[str, ...], NoDecode] = ()
     feed_interval: timedelta = Field(default=timedelta(minutes=5), gt=timedelta(0))
+    # Sources named by URL (ingest and feeds): whether loopback, private and link-local
+    # addresses may be fetched, and how many seconds one source may take, redirects included.
+    fetch_private: bool = False
+    fetch_timeout: float = Field(default=30.0, gt=0, le=3600)
     test_database_url: str | None = None
 
     @field_validator("operators", mode="before")

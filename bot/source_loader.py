@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from pathlib import Path
 
-import httpx
-
+from bot import fetch
 from content.errors import ContentError
 from content.sources import ParsedSource, parse_source
 
 ARTICLE_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".xhtml", ".xml", ".rss", ".atom")
-MAX_SOURCE_BYTES = 20 * 1024 * 1024
-FETCH_TIMEOUT_SECONDS = 20.0
+MAX_SOURCE_BYTES = fetch.MAX_BYTES
 
 
-def load_sources(sources: Iterable[str]) -> list[ParsedSource]:
-    """Parse every source; the first bad one raises ContentError naming it, so none is stored."""
+def load_sources(
+    sources: Iterable[str], *, fetch_private: bool = False, fetch_deadline: float = fetch.DEADLINE
+) -> list[ParsedSource]:
+    """Parse every source; the first bad one raises ContentError naming it, so none is stored.
+
+    URLs are fetched with `bot.fetch` (its own event loop: call this from a thread, not a
+    coroutine); `fetch_private` and `fetch_deadline` are NEWSBOT_FETCH_PRIVATE and _TIMEOUT.
+    """
     parsed: list[ParsedSource] = []
     for source in sources:
-        for name, data, url in _read(source):
+        for name, data, url in _read(source, fetch_private, fetch_deadline):
             try:
                 parsed.append(parse_source(data, name=name, url=url))
             except ContentError as error:
@@ -27,9 +32,13 @@ def load_sources(sources: Iterable[str]) -> list[ParsedSource]:
     return parsed
 
 
-def _read(source: str) -> list[tuple[str, bytes, str | None]]:
+def _read(source: str, private: bool, deadline: float) -> list[tuple[str, bytes, str | None]]:
     if source.startswith(("http://", "https://")):
-        return [(source, fetch(source), source)]
+        try:
+            data = asyncio.run(fetch.fetch(source, allow_private=private, deadline=deadline))
+        except fetch.FetchError as error:
+            raise ContentError(f"{source}: {error}") from None
+        return [(source, data, source)]
     path = Path(source)
     if path.is_dir():
         files = sorted(
@@ -58,17 +67,3 @@ def _read_file(path: Path) -> bytes:
         raise ContentError(f"{path}: permission denied") from None
     except OSError as error:
         raise ContentError(f"{path}: cannot be read ({error.strerror})") from None
-
-
-def fetch(url: str) -> bytes:
-    """Download a page or feed, refusing errors and oversized answers."""
-    try:
-        with httpx.Client(timeout=FETCH_TIMEOUT_SECONDS, follow_redirects=True) as client:
-            response = client.get(url, headers={"User-Agent": "newsbot (+feed reader)"})
-    except httpx.HTTPError as error:
-        raise ContentError(f"{url}: cannot be fetched ({type(error).__name__})") from None
-    if response.status_code >= 400:
-        raise ContentError(f"{url}: the server answered HTTP {response.status_code}")
-    if len(response.content) > MAX_SOURCE_BYTES:
-        raise ContentError(f"{url}: larger than {MAX_SOURCE_BYTES // 2**20} MiB")
-    return response.content

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -13,7 +15,6 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
-import aiohttp
 import pytest
 from aiohttp import web
 from pydantic import SecretStr
@@ -21,18 +22,22 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import bot.feeds
-from bot import source_loader
+import bot.ingest
 from bot.app import build_application
-from bot.feeds import USER_AGENT, FeedPoller, backoff, redact
-from bot.ingest import store_sources
+from bot.feeds import MAX_PUSHES_PER_POLL, USER_AGENT, FeedPoller, backoff, redact
+from bot.fetch import PRIVATE_HINT, Fetcher
+from bot.ingest import MAX_SECTIONS, store_rendered, store_sources
 from bot.sandbox.fake_api import FakeBotApi
 from bot.settings import Settings
 from content.feed_parser import FeedResult, parse_feed
 from content.sources import parse_source
+from content.split import split_article
 from db import store
 from db.migrate import upgrade
 from db.models import ArticleRow, BroadcastRow
 from db.session import create_engine, create_sessionmaker, unit_of_work
+from tests.integration.hostile_http import HostileServer
+from tests.integration.hostile_http import start as start_hostile
 
 pytest_plugins = ["tests.integration.db_fixtures"]
 
@@ -241,10 +246,10 @@ def failures() -> Failures:
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    """An HTTP session the test owns (the bot lets the poller open its own)."""
-    async with aiohttp.ClientSession() as session:
-        yield session
+async def fetcher() -> AsyncIterator[Fetcher]:
+    """A fetcher the test owns, allowed to reach the servers on 127.0.0.1."""
+    async with Fetcher(allow_private=True) as fetcher:
+        yield fetcher
 
 
 MakePoller = Callable[..., FeedPoller]
@@ -255,9 +260,9 @@ def make_poller(
     sessionmaker: Sessionmaker,
     clock: Clock,
     failures: Failures,
-    http: aiohttp.ClientSession,
+    fetcher: Fetcher,
 ) -> MakePoller:
-    """Build a poller on the test database, clock and HTTP session."""
+    """Build a poller on the test database, clock and fetcher."""
 
     def make(*sources: str, **options: Any) -> FeedPoller:
         settings: dict[str, Any] = {
@@ -266,7 +271,7 @@ def make_poller(
             "interval": INTERVAL,
             "target": TARGET,
             "clock": clock,
-            "http": http,
+            "fetcher": fetcher,
             "on_failure": failures,
         }
         settings.update(options)
@@ -545,11 +550,9 @@ async def test_an_oversized_answer_is_refused_with_or_without_a_length(
     server: FeedServer,
     make_poller: MakePoller,
     failures: Failures,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(source_loader, "MAX_SOURCE_BYTES", len(server.body) - 1)
-
-    assert await make_poller(server.url, server.chunked_url).poll_due() == []
+    async with Fetcher(allow_private=True, max_bytes=len(server.body) - 1) as small:
+        assert await make_poller(server.url, server.chunked_url, fetcher=small).poll_due() == []
 
     assert len(failures.calls) == 2
     assert all(reason.startswith("larger than") for _, reason in failures.calls)
@@ -577,9 +580,9 @@ async def test_validators_are_kept_only_once_the_entries_are_stored(
         calls += 1
         if calls == 1:
             raise RuntimeError("database went away")
-        return await store_sources(**kwargs)
+        return await store_rendered(**kwargs)
 
-    monkeypatch.setattr(bot.feeds, "store_sources", store_once_broken)
+    monkeypatch.setattr(bot.feeds, "store_rendered", store_once_broken)
     poller = make_poller(server.url)
 
     assert await poller.poll_due() == []
@@ -617,11 +620,161 @@ async def test_a_feed_listed_twice_is_polled_once(
 async def test_the_poller_opens_and_closes_its_own_session(
     sessionmaker: Sessionmaker, server: FeedServer, make_poller: MakePoller
 ) -> None:
-    poller = make_poller(server.url, http=None)
+    poller = make_poller(server.url, fetcher=None, fetch_private=True)
 
     assert len(await poller.poll_due()) == 3
     await poller.close()
     await poller.close()
+
+
+# Bounds
+
+
+@pytest.fixture
+async def hostile() -> AsyncIterator[HostileServer]:
+    """The hostile server of the fetch tests, dripping a byte a second."""
+    server = HostileServer(drip_interval=1.0)
+    runner = await start_hostile(server)
+    try:
+        yield server
+    finally:
+        await runner.cleanup()
+
+
+async def test_hostile_feeds_are_failures_and_the_poller_goes_on(
+    sessionmaker: Sessionmaker,
+    server: FeedServer,
+    hostile: HostileServer,
+    make_poller: MakePoller,
+    failures: Failures,
+    clock: Clock,
+) -> None:
+    bomb, drip, chain = (hostile.url(p) for p in ("/bomb?mib=64", "/drip", "/redirect/6"))
+    async with Fetcher(allow_private=True, deadline=2) as fetcher:
+        poller = make_poller(bomb, drip, chain, server.url, fetcher=fetcher)
+        started = time.monotonic()
+        pushed = await poller.poll_due()
+        elapsed = time.monotonic() - started
+
+        assert len(pushed) == 3  # the good feed, polled alongside
+        assert sorted(failures.calls) == sorted(
+            [
+                (redact(bomb), "larger than 20 MiB"),
+                (drip, "no answer within 2 s"),
+                (chain, "more than 5 redirects"),
+            ]
+        )
+        assert elapsed < 30  # the feeds are fetched side by side, each within its deadline
+        assert [state.failures for state in poller.states] == [1, 1, 1, 0]
+
+        # The poller goes on: the next poll of the healthy feed works as before.
+        clock.advance(INTERVAL)
+        assert await poller.poll_due() == []
+        assert server.answers[-1] == 304
+
+
+async def test_a_feed_on_an_inner_address_is_refused_unless_allowed(
+    hostile: HostileServer, make_poller: MakePoller, failures: Failures
+) -> None:
+    redirected = hostile.url("/to?url=http://127.0.0.2/feed.xml")
+    async with Fetcher(exempt={"127.0.0.1"}) as exempt:
+        # The poller's own fetcher, as `newsbot run` builds it (NEWSBOT_FETCH_PRIVATE unset).
+        own = make_poller(hostile.url("/feed.xml"), fetcher=None)
+        assert await own.poll_due() == []
+        await own.close()
+        assert await make_poller(redirected, fetcher=exempt).poll_due() == []
+
+    assert failures.calls == [
+        (hostile.url("/feed.xml"), f"refused: 127.0.0.1 is a loopback address; {PRIVATE_HINT}"),
+        (redact(redirected), f"refused: 127.0.0.2 is a loopback address; {PRIVATE_HINT}"),
+    ]
+    assert hostile.hits == {"/to": 1}  # the feed itself was never asked for
+
+
+async def test_an_entry_over_the_section_cap_is_skipped_with_a_line_and_the_rest_stored(
+    sessionmaker: Sessionmaker,
+    server: FeedServer,
+    make_poller: MakePoller,
+    failures: Failures,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sentence = "The long report goes on with one more detail of the same long story. "
+    endless = Entry(
+        guid="urn:newsbot-test:endless",
+        link="https://news.example/en/endless",
+        title="An endless report",
+        # At the smallest section target (100), far more than MAX_SECTIONS sections.
+        paragraphs=tuple(sentence * 2 for _ in range(MAX_SECTIONS + 50)),
+    )
+    server.publish(BUSES, endless, MARKET, etag='"v2"')
+
+    with caplog.at_level(logging.WARNING, logger="bot.feeds"):
+        pushed = await make_poller(server.url, target=100).poll_due()
+
+    assert len(pushed) == 2
+    assert await titles(sessionmaker) == [BUSES.title, MARKET.title]
+    assert failures.calls == []  # the feed works; one entry of it is refused
+    [line] = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
+    assert line.startswith(f"feed {redact(server.url)}: entry skipped: 'An endless report' would ")
+    assert line.endswith(f" sections; an article may have at most {MAX_SECTIONS}")
+
+
+async def test_at_most_max_pushes_new_stories_are_pushed_per_poll_the_rest_stored(
+    sessionmaker: Sessionmaker,
+    server: FeedServer,
+    make_poller: MakePoller,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    entries = [
+        Entry(
+            guid=f"urn:newsbot-test:flood-{number}",
+            link=f"https://news.example/en/flood-{number}",
+            title=f"Flood story number {number} of the day",
+            paragraphs=(f"Story {number} says something new about the river level today.",),
+        )
+        for number in range(MAX_PUSHES_PER_POLL + 5)
+    ]
+    server.publish(*entries, etag='"v2"')
+
+    with caplog.at_level(logging.WARNING, logger="bot.feeds"):
+        pushed = await make_poller(server.url).poll_due()
+
+    assert await article_count(sessionmaker) == MAX_PUSHES_PER_POLL + 5
+    rows = await broadcast_rows(sessionmaker)
+    assert len(pushed) == len(rows) == MAX_PUSHES_PER_POLL
+    async with unit_of_work(sessionmaker) as session:
+        first = [
+            await store.find_article(session=session, guid=entry.guid)
+            for entry in entries[:MAX_PUSHES_PER_POLL]
+        ]
+    assert sorted(row.id for row in first if row is not None) == sorted(pushed)
+    assert [r.getMessage() for r in caplog.records if "per poll" in r.getMessage()] == [
+        f"feed {redact(server.url)}: {MAX_PUSHES_PER_POLL + 5} new stories in one poll; pushed "
+        f"the first {MAX_PUSHES_PER_POLL}, stored 5 without a push (at most "
+        f"{MAX_PUSHES_PER_POLL} per poll)"
+    ]
+
+
+async def test_parsing_and_splitting_run_off_the_event_loop(
+    server: FeedServer, make_poller: MakePoller, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loop_thread = threading.get_ident()
+    threads: dict[str, set[int]] = {"parse": set(), "split": set()}
+
+    def recording_parse(data: bytes) -> FeedResult:
+        threads["parse"].add(threading.get_ident())
+        return parse_feed(data)
+
+    def recording_split(*args: Any, **kwargs: Any) -> Any:
+        threads["split"].add(threading.get_ident())
+        return split_article(*args, **kwargs)
+
+    monkeypatch.setattr(bot.feeds, "parse_feed", recording_parse)
+    monkeypatch.setattr(bot.ingest, "split_article", recording_split)
+
+    assert len(await make_poller(server.url).poll_due()) == 3
+    assert threads["parse"] and threads["split"]
+    assert loop_thread not in threads["parse"] | threads["split"]
 
 
 # Polling files
@@ -712,6 +865,7 @@ async def test_the_running_bot_pushes_feed_entries_and_tells_operators_of_a_brok
         language="en",
         operators=frozenset({OPERATOR}),
         feeds=(server.url, f"{server.base}/missing.xml?key=s3cret-key"),
+        fetch_private=True,  # the feed server listens on 127.0.0.1
     )
     app = build_application(settings)
     # The entry was published an hour before START; the bot's clock must agree it is fresh.

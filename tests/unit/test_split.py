@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import re
+import time
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from content.article import Article, Block, utf16_length
-from content.split import MAX_SECTION_UTF16, split_article
+from content.split import MAX_SECTION_UTF16, _ends_sentence, split_article
 from content.text_parser import parse_text
 from tests.texts import EMOJI_RUN, LONG_URL, LONG_WORDS, TRICKY_EN, assert_pieces_of, visible_text
 
@@ -181,3 +183,26 @@ def test_property_any_unicode_text_is_preserved(words: list[str]) -> None:
         assert section.utf16_length <= 80
         assert visible_text(section.html) == section.text
     assert_pieces_of(text, [s.text for s in sections])
+
+
+# The sentence-end pattern the scanner replaced (quadratic on a run of dots), kept as the oracle.
+OLD_SENTENCE = re.compile(r"[.!?؟؛…]+[\"'»”’)\]]*(?=\s)")
+
+
+@settings(max_examples=2000)
+@given(st.text(alphabet=st.sampled_from(".!?؟؛…\"'»”’)]( a\t"), max_size=30))
+def test_sentence_ends_are_where_the_old_pattern_found_them(text: str) -> None:
+    old = {m.end() for m in OLD_SENTENCE.finditer(text)}
+    for offset, char in enumerate(text):
+        if char == " " and offset > 0:
+            assert _ends_sentence(text, offset) == (offset in old)
+
+
+def test_a_paragraph_of_dots_splits_without_blowing_up() -> None:
+    # 40,000 dots took the old pattern half a minute; the bound only proves it no longer grows
+    # with the square of the run.
+    article = article_of(("paragraph", "A first sentence. a" + "." * 160_000 + " b" * 200))
+    started = time.monotonic()
+    texts = check_sections(article)
+    assert time.monotonic() - started < 5
+    assert len(texts) > 1
