@@ -21,7 +21,7 @@ from bot.addresses import split_address
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.updates import log_unreadable
 from db import broadcasts
-from db.session import unit_of_work
+from db.session import READ_ONLY, unit_of_work
 
 if TYPE_CHECKING:
     from bot.app import NewsApp
@@ -110,6 +110,8 @@ class WebServer:
             if data.engine is None:
                 raise RuntimeError("not open yet")
             async with asyncio.timeout(DATABASE_TIMEOUT), data.engine.connect() as connection:
+                # Read-only: on SQLite it must not queue for the write lock behind a writer.
+                await connection.execution_options(**{READ_ONLY: True})
                 await connection.execute(text("SELECT 1"))
         except Exception as error:
             status = 503
@@ -132,7 +134,10 @@ class WebServer:
         try:
             if data.sessionmaker is None:
                 raise RuntimeError("the database is not open yet")
-            async with asyncio.timeout(DATABASE_TIMEOUT), unit_of_work(data.sessionmaker) as s:
+            async with (
+                asyncio.timeout(DATABASE_TIMEOUT),
+                unit_of_work(data.sessionmaker, read_only=True) as s,
+            ):
                 snapshot.running = await broadcasts.running_counts(session=s)
             snapshot.database_up = True
         except Exception as error:

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Connection, event
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -14,7 +14,12 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-SQLITE_BUSY_TIMEOUT_MS = 5000
+# How long a SQLite statement waits for another connection's write lock before "database is
+# locked". Writers hold it for one short unit of work (an ingest commits article by article), so
+# this is only reached when something is wrong; it is generous for a slow disk or a busy machine.
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+# The connection execution option that marks a SQLite transaction read-only (see _begin_sqlite).
+READ_ONLY = "newsbot_read_only"
 
 
 def _configure_sqlite_connection(dbapi_connection: Any, _connection_record: Any) -> None:
@@ -33,6 +38,21 @@ def _configure_sqlite_connection(dbapi_connection: Any, _connection_record: Any)
         cursor.execute("PRAGMA foreign_keys = ON")
     finally:
         cursor.close()
+    # SQLAlchemy, not the sqlite3 module, begins every transaction (_begin_sqlite): sqlite3's
+    # legacy mode only begins at the first write, so reads before it see no stable snapshot.
+    dbapi_connection.isolation_level = None
+
+
+def _begin_sqlite(connection: Connection) -> None:
+    """Begin a SQLite transaction, holding the write lock from the start unless read-only."""
+    # A deferred transaction that reads and then writes cannot wait for the write lock: in WAL
+    # mode SQLite fails its first write at once with "database is locked", whatever the busy
+    # timeout, when another connection holds the lock or wrote since the read. BEGIN IMMEDIATE
+    # takes the lock first (waiting up to the busy timeout), so the unit of work then runs
+    # without a conflict. Read-only work begins deferred and never waits: WAL readers see a
+    # snapshot while a writer writes.
+    read_only = connection.get_execution_options().get(READ_ONLY, False)
+    connection.exec_driver_sql("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")
 
 
 def create_engine(url: str) -> AsyncEngine:
@@ -42,6 +62,7 @@ def create_engine(url: str) -> AsyncEngine:
     engine = create_async_engine(url, pool_pre_ping=not is_sqlite)
     if is_sqlite:
         event.listen(engine.sync_engine, "connect", _configure_sqlite_connection)
+        event.listen(engine.sync_engine, "begin", _begin_sqlite)
     return engine
 
 
@@ -52,11 +73,18 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
 
 @asynccontextmanager
 async def unit_of_work(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    sessionmaker: async_sessionmaker[AsyncSession], *, read_only: bool = False
 ) -> AsyncIterator[AsyncSession]:
-    """Open a session; commit when the block succeeds, roll back when it raises."""
+    """Open a session; commit when the block succeeds, roll back when it raises.
+
+    On SQLite a unit of work holds the write lock from its start; `read_only=True` (for work
+    that never writes) takes no lock and is never kept waiting by a writer.
+    """
     async with sessionmaker() as session:
         try:
+            if read_only:
+                # The option must be on the connection before its transaction begins.
+                await session.connection(execution_options={READ_ONLY: True})
             yield session
         except BaseException:
             await session.rollback()

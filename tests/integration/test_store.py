@@ -200,10 +200,18 @@ async def test_add_article_deduplicates_by_content_hash(sessionmaker: Sessionmak
     assert await count(sessionmaker, ArticleTopicRow) == 2
 
 
+def open_together(sessionmaker: Sessionmaker) -> asyncio.Barrier:
+    """A barrier for two units of work that should both be open before either writes."""
+    # A SQLite unit of work holds the write lock from its start (BEGIN IMMEDIATE): the second
+    # waits for the first to commit, so only PostgreSQL can have both open at once.
+    sqlite = sessionmaker.kw["bind"].dialect.name == "sqlite"
+    return asyncio.Barrier(1 if sqlite else 2)
+
+
 async def test_concurrent_add_article_stores_one_row(sessionmaker: Sessionmaker) -> None:
     """Two sessions ingesting the same article at once: one row, one creator, same id."""
     article = make_article()
-    both_started = asyncio.Barrier(2)
+    both_started = open_together(sessionmaker)
 
     async def ingest() -> tuple[int, bool]:
         async with unit_of_work(sessionmaker) as session:
@@ -372,7 +380,7 @@ async def test_ensure_chat_upserts(sessionmaker: Sessionmaker) -> None:
 
 async def test_concurrent_ensure_chat(sessionmaker: Sessionmaker) -> None:
     """Two updates from a new chat at once: one row, no error."""
-    both_started = asyncio.Barrier(2)
+    both_started = open_together(sessionmaker)
 
     async def ensure(language: str) -> None:
         async with unit_of_work(sessionmaker) as session:
