@@ -15,7 +15,9 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+from db.migrate import migration_lock
 from db.models import Base, UTCDateTime
+from db.session import SQLITE_BUSY_TIMEOUT_MS
 
 config = context.config
 target_metadata = Base.metadata
@@ -53,22 +55,30 @@ def run_migrations_offline() -> None:
 
 def _run_migrations(connection: Connection) -> None:
     """Run the migrations on a synchronous connection (inside run_sync)."""
-    # SQLite cannot ALTER most things: batch mode rebuilds the table instead. Our engine for the
-    # bot turns foreign keys on; this one deliberately does not, because rebuilding a table
-    # drops the old one, and with foreign keys on SQLite's DROP TABLE would cascade its deletes.
-    context.configure(
-        connection=connection,
-        target_metadata=target_metadata,
-        render_item=_render_item,
-        render_as_batch=connection.dialect.name == "sqlite",
-    )
-    with context.begin_transaction():
-        context.run_migrations()
+    # Several processes may start on one fresh database: one migrates, the others wait here and
+    # then find the version table at head (instead of "table already exists").
+    with migration_lock(connection):
+        # SQLite cannot ALTER most things: batch mode rebuilds the table instead. Our engine for
+        # the bot turns foreign keys on; this one deliberately does not, because rebuilding a
+        # table drops the old one, and with foreign keys on SQLite's DROP TABLE would cascade
+        # its deletes.
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            render_item=_render_item,
+            render_as_batch=connection.dialect.name == "sqlite",
+        )
+        with context.begin_transaction():
+            context.run_migrations()
 
 
 async def _run_async_migrations() -> None:
     """Open an async engine, run the migrations through it, and dispose of it."""
-    engine = create_async_engine(_url(), poolclass=NullPool)
+    url = _url()
+    # A running bot may hold SQLite's write lock for a moment: wait as long as the bot's own
+    # connections do, not the sqlite3 module's 5 s.
+    options = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000} if url.startswith("sqlite") else {}
+    engine = create_async_engine(url, poolclass=NullPool, connect_args=options)
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_run_migrations)
