@@ -18,11 +18,11 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import Progress as RichProgress
 from rich.table import Table
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.addresses import http_url, reachable_host, split_address
 from bot.ids import MAX_ID, parse_id
-from bot.ingest import Stored, render, store_sources
+from bot.ingest import prepare_sources, render, store_rendered
 from bot.logs import redact, register_secrets
 from bot.preview import preview_dict, render_preview
 from bot.settings import Settings
@@ -92,19 +92,35 @@ def setting_error(error: ValidationError) -> str:
     return f"bad setting {name}: {reason}"
 
 
-def with_store(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """Bring the database up to date, then run `work` in one unit of work."""
+def with_database(
+    settings: Settings, work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]
+) -> T:
+    """Bring the database up to date, then run `work`, which opens its own units of work."""
     upgrade(settings.database_url)
 
     async def run() -> T:
         engine = create_engine(settings.database_url)
         try:
-            async with unit_of_work(create_sessionmaker(engine)) as session:
-                return await work(session)
+            return await work(create_sessionmaker(engine))
         finally:
             await engine.dispose()
 
     return asyncio.run(run())
+
+
+def with_store(
+    settings: Settings,
+    work: Callable[[AsyncSession], Awaitable[T]],
+    *,
+    read_only: bool = False,
+) -> T:
+    """Bring the database up to date, then run `work` in one unit of work."""
+
+    async def run(sessionmaker: async_sessionmaker[AsyncSession]) -> T:
+        async with unit_of_work(sessionmaker, read_only=read_only) as session:
+            return await work(session)
+
+    return with_database(settings, run)
 
 
 @app.command()
@@ -124,7 +140,13 @@ def preview(
         settings = Settings()
         article_id = parse_id(source)
         if article_id is not None and not Path(source).exists():
-            show(with_store(settings, lambda session: _stored_preview(session, article_id)))
+            show(
+                with_store(
+                    settings,
+                    lambda session: _stored_preview(session, article_id),
+                    read_only=True,
+                )
+            )
             return
         for parsed in load_sources(
             [source],
@@ -193,32 +215,31 @@ def ingest(
         for source in parsed:
             for skipped in source.skipped:
                 print(f"newsbot: {source.name}: skipped {skipped}", file=sys.stderr)
+        # Split too: an article that cannot be split (too many sections) must also store nothing.
+        rendered = prepare_sources(parsed, topic or [], settings.section_target)
 
-        async def work(session: AsyncSession) -> list[tuple[Stored, int | None]]:
-            stored = await store_sources(
-                session=session,
-                sources=parsed,
-                topics=topic or [],
-                target=settings.section_target,
-            )
-            results = []
-            for item in stored:
-                broadcast_id = None
-                # An article stored before was pushed (or not) then: pushing it again on a
-                # re-ingest would repeat it to every reader. `newsbot publish ID` does that.
-                if due_at is not None and item.created:
-                    row = await broadcasts.create_broadcast(
-                        session=session, article_id=item.article_id, due_at=due_at
-                    )
-                    broadcast_id = row.id
-                results.append((item, broadcast_id))
-            return results
+        async def work(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+            for article in rendered:
+                # One unit of work per article: a big feed never holds SQLite's write lock for
+                # more than one article, so the running bot's readers and deliverer, and
+                # another ingest, get their turns in between.
+                async with unit_of_work(sessionmaker) as session:
+                    (item,) = await store_rendered(session=session, rendered=[article])
+                    broadcast_id = None
+                    # An article stored before was pushed (or not) then: pushing it again on a
+                    # re-ingest would repeat it to every reader. `newsbot publish ID` does that.
+                    if due_at is not None and item.created:
+                        row = await broadcasts.create_broadcast(
+                            session=session, article_id=item.article_id, due_at=due_at
+                        )
+                        broadcast_id = row.id
+                note = "" if item.created else "\t(already stored)"
+                if broadcast_id is not None:
+                    note += f"\tbroadcast #{broadcast_id}"
+                # Printed once committed: a line is an article that is stored.
+                print(f"{item.article_id}\t{item.sections}\t{item.title}{note}", flush=True)
 
-        for item, broadcast_id in with_store(settings, work):
-            note = "" if item.created else "\t(already stored)"
-            if broadcast_id is not None:
-                note += f"\tbroadcast #{broadcast_id}"
-            print(f"{item.article_id}\t{item.sections}\t{item.title}{note}")
+        with_database(settings, work)
 
     guarded(run)
 
@@ -318,7 +339,7 @@ def list_broadcasts(
             ]
             return [progress for progress in found if progress is not None]
 
-        return with_store(Settings(), work)
+        return with_store(Settings(), work, read_only=True)
 
     rows = guarded(run)
     console.print(_progress_table(Settings(), rows))
@@ -375,7 +396,7 @@ def stats(
                 raise UsageError(f"no broadcast with id {wanted}")
             return progress
 
-        progress = with_store(settings, read)
+        progress = with_store(settings, read, read_only=True)
         if follow and progress.broadcast.status in ("scheduled", "running"):
             progress = asyncio.run(_follow(settings, progress.broadcast.id))
         console.print(_progress_table(settings, [progress]))
@@ -391,7 +412,7 @@ async def _follow(settings: Settings, broadcast_id: int) -> Progress:
         with RichProgress(console=console) as bar:
             task = bar.add_task(f"broadcast #{broadcast_id}", total=None)
             while True:
-                async with unit_of_work(sessionmaker) as session:
+                async with unit_of_work(sessionmaker, read_only=True) as session:
                     progress = await broadcasts.broadcast_progress(
                         session=session, broadcast_id=broadcast_id
                     )
@@ -418,7 +439,9 @@ def articles(
 
     def run() -> list[ArticleRow]:
         return with_store(
-            Settings(), lambda session: store.list_articles(session=session, limit=limit)
+            Settings(),
+            lambda session: store.list_articles(session=session, limit=limit),
+            read_only=True,
         )
 
     rows = guarded(run)

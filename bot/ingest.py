@@ -92,8 +92,10 @@ async def store_sources(
 
     Splitting runs in a worker thread, so a big source does not stall the event loop; an
     article over MAX_SECTIONS raises TooManySections naming its source, and nothing is stored.
+    One unit of work for all suits a few articles; for many, store each `prepare_sources` item
+    in a unit of work of its own, as `newsbot ingest` does, so no write lock is held for long.
     """
-    rendered = await asyncio.to_thread(_prepare_sources, sources, topics, target)
+    rendered = await asyncio.to_thread(prepare_sources, sources, topics, target)
     return await store_rendered(session=session, rendered=rendered)
 
 
@@ -127,9 +129,10 @@ def _check_link(article_id: int, title: str, url: str | None) -> None:
     )
 
 
-def _prepare_sources(
+def prepare_sources(
     sources: Sequence[ParsedSource], topics: Sequence[str], target: int
 ) -> list[Rendered]:
+    """Prepare every article of the sources; TooManySections names the source of the first."""
     rendered: list[Rendered] = []
     for source in sources:
         for article in source.articles:
