@@ -15,7 +15,7 @@ import enum
 import logging
 import math
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from typing import Any
@@ -31,7 +31,9 @@ PRIVATE_INTERVAL = 1.0  # seconds between two messages to one private chat
 GROUP_LIMIT = 20  # messages to one group or channel …
 GROUP_PERIOD = 60.0  # … per this many seconds
 RETRY_MARGIN = 0.1  # Telegram's retry_after is rounded to whole seconds
-PRUNE_AT = 10_000  # per-chat entries kept before old ones are forgotten
+# Windows in use that one prune moves out of its way at most (each moves to the back anyway once
+# its request is answered), so that a prune's cost stays bounded.
+PRUNE_SKIPS = 2
 
 
 class SlidingWindow:
@@ -49,6 +51,7 @@ class SlidingWindow:
         self._clock = clock
         self._answered: deque[float] = deque()
         self.in_flight = 0
+        self.holders = 0  # requests that hold this window: waiting for their turn or in flight
 
     def delay(self) -> float:
         """Seconds until one more request may go (0: now; inf: when one in flight returns)."""
@@ -72,16 +75,68 @@ class SlidingWindow:
         self._answered.append(self._clock())
 
     @property
+    def busy(self) -> bool:
+        """A request holds the window or is in flight."""
+        return self.holders > 0 or self.in_flight > 0
+
+    @property
     def idle(self) -> bool:
-        """Nothing in flight and nothing answered within the period."""
+        """Not busy, and nothing answered within the period: forgetting it changes nothing."""
         self.delay()  # forgets answers older than the period
-        return self.in_flight == 0 and not self._answered
+        return not self.busy and not self._answered
 
 
 def window_for_rate(rate: float, clock: Callable[[], float]) -> SlidingWindow:
     """A window admitting `rate` events per second (a fractional rate spreads over longer)."""
     limit = max(1, math.floor(rate))
     return SlidingWindow(limit, limit / rate, clock)
+
+
+class ChatWindows:
+    """The per-chat windows of one kind, least recently used first.
+
+    Every window of one kind lasts equally long after its last answer, so in this order the
+    first to expire is in front: forgetting expired windows looks at the front only, and
+    each window is forgotten once, so the cost per request stays constant however many chats
+    are live (a scan of every window per new chat cost milliseconds past 10,000 of them).
+    """
+
+    def __init__(self, limit: int, period: float, clock: Callable[[], float]) -> None:
+        self.limit = limit
+        self.period = period
+        self._clock = clock
+        self._windows: OrderedDict[int | str, SlidingWindow] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._windows)
+
+    def get(self, chat_id: int | str) -> SlidingWindow:
+        """The chat's window, new if it had none (and then expired ones are forgotten)."""
+        window = self._windows.get(chat_id)
+        if window is None:
+            self.prune()
+            window = SlidingWindow(self.limit, self.period, self._clock)
+            self._windows[chat_id] = window
+        return window
+
+    def used(self, chat_id: int | str) -> None:
+        """The chat's request was answered now: its window expires last of all."""
+        if chat_id in self._windows:
+            self._windows.move_to_end(chat_id)
+
+    def prune(self) -> None:
+        """Forget the expired windows at the front."""
+        skips = 0
+        while self._windows:
+            chat_id, window = next(iter(self._windows.items()))
+            if window.idle:
+                del self._windows[chat_id]
+            elif window.busy and skips < PRUNE_SKIPS:
+                # In use (it moves to the back itself once answered): look past it.
+                self._windows.move_to_end(chat_id)
+                skips += 1
+            else:
+                return  # answered within the period: every window behind it was later
 
 
 class Pace(enum.Enum):
@@ -110,7 +165,10 @@ class Pacer(BaseRateLimiter[Pace]):
         self._clock = clock
         self._global = window_for_rate(rate, clock) if rate else None
         self._paid = window_for_rate(paid_rate, clock) if paid_rate else None
-        self._chats: dict[int | str, SlidingWindow] = {}
+        # Private chats have positive ids; groups, supergroups and channels negative ones,
+        # and a channel may also be named by its @username.
+        self._private = ChatWindows(1, PRIVATE_INTERVAL, clock)
+        self._groups = ChatWindows(GROUP_LIMIT, GROUP_PERIOD, clock)
         self._paused_until = 0.0
         self._answered = asyncio.Event()
         self.max_retries = max_retries
@@ -126,24 +184,16 @@ class Pacer(BaseRateLimiter[Pace]):
         """Stop every paced request for `seconds` (Telegram answered 429)."""
         self._paused_until = max(self._paused_until, self._clock() + seconds)
 
-    def _chat_window(self, chat_id: int | str) -> SlidingWindow:
-        window = self._chats.get(chat_id)
-        if window is None:
-            if len(self._chats) >= PRUNE_AT:
-                self._forget_idle_chats()
-            # Private chats have positive ids; groups, supergroups and channels negative ones,
-            # and a channel may also be named by its @username.
-            if isinstance(chat_id, int) and chat_id > 0:
-                window = SlidingWindow(1, PRIVATE_INTERVAL, self._clock)
-            else:
-                window = SlidingWindow(GROUP_LIMIT, GROUP_PERIOD, self._clock)
-            self._chats[chat_id] = window
-        return window
+    @property
+    def live_windows(self) -> int:
+        """How many per-chat windows are kept (expired ones are forgotten as new chats come)."""
+        return len(self._private) + len(self._groups)
 
-    def _forget_idle_chats(self) -> None:
-        idle = [chat_id for chat_id, window in self._chats.items() if window.idle]
-        for chat_id in idle:
-            del self._chats[chat_id]
+    def _windows_of(self, chat_id: int | str) -> ChatWindows:
+        return self._private if isinstance(chat_id, int) and chat_id > 0 else self._groups
+
+    def _chat_window(self, chat_id: int | str) -> SlidingWindow:
+        return self._windows_of(chat_id).get(chat_id)
 
     async def _take_turn(
         self, waits_for: list[SlidingWindow], windows: list[SlidingWindow]
@@ -184,14 +234,34 @@ class Pacer(BaseRateLimiter[Pace]):
         window = self._paid if data.get("allow_paid_broadcast") else self._global
         windows: list[SlidingWindow] = []  # the request counts in these
         waits_for: list[SlidingWindow] = []  # and waits for room in these
-        if chat_id is not None:
-            chat = self._chat_window(chat_id)
-            windows.append(chat)
-            if rate_limit_args is Pace.BROADCAST:
-                waits_for.append(chat)
-            if window is not None:
-                windows.append(window)
-                waits_for.append(window)
+        if chat_id is None:
+            return await self._send(callback, args, kwargs, endpoint, waits_for, windows)
+        chats = self._windows_of(chat_id)
+        chat = chats.get(chat_id)
+        windows.append(chat)
+        if rate_limit_args is Pace.BROADCAST:
+            waits_for.append(chat)
+        if window is not None:
+            windows.append(window)
+            waits_for.append(window)
+        # Held while waiting too: forgetting a window a request waits on would let the next
+        # request to that chat start a fresh one and go too soon.
+        chat.holders += 1
+        try:
+            return await self._send(callback, args, kwargs, endpoint, waits_for, windows)
+        finally:
+            chat.holders -= 1
+            chats.used(chat_id)
+
+    async def _send(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, JSONResult]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        waits_for: list[SlidingWindow],
+        windows: list[SlidingWindow],
+    ) -> JSONResult:
         for attempt in range(self.max_retries + 1):
             await self._take_turn(waits_for, windows)
             try:

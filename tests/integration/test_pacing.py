@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import math
 import time
 from collections import defaultdict
@@ -11,7 +13,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.delivery import Deliverer
-from bot.pacing import GROUP_LIMIT, GROUP_PERIOD, Pacer, SlidingWindow
+from bot.pacing import GROUP_LIMIT, GROUP_PERIOD, Pace, Pacer, SlidingWindow
 from bot.sandbox.fake_api import FakeBotApi
 from tests.integration.delivery_fixtures import DELIVERY_TOKEN, DeliveryWorld, make_bot
 
@@ -127,3 +129,79 @@ def test_a_private_chat_gets_one_message_a_second_and_a_group_twenty_a_minute() 
     group.begin()
     group.end()
     assert group.delay() == pytest.approx(GROUP_PERIOD)
+
+
+async def answer(*_args: object, **_kwargs: object) -> bool:
+    """Telegram's answer, at once."""
+    return True
+
+
+async def send(pacer: Pacer, chat_id: int, pace: Pace | None = Pace.BROADCAST) -> None:
+    """One paced sendMessage to a chat."""
+    await pacer.process_request(answer, (), {}, "sendMessage", {"chat_id": chat_id}, pace)
+
+
+async def test_expired_windows_are_forgotten_and_live_ones_kept() -> None:
+    now = [0.0]
+    pacer = Pacer(rate=None, paid_rate=None, clock=lambda: now[0])
+    for chat_id in range(1, 101):  # private chats: a window lasts a second after the answer
+        await send(pacer, chat_id)
+    for chat_id in range(-1, -31, -1):  # groups: a minute
+        await send(pacer, chat_id)
+    assert pacer.live_windows == 130
+    now[0] = 1.5
+    await send(pacer, 1000)  # a new private chat: the private windows have all expired
+    await send(pacer, -1000)  # a new group: every group window is still live
+    assert pacer.live_windows == 1 + 31
+    first_group = pacer._chat_window(-1)
+    now[0] = 30.0
+    await send(pacer, -1)  # used again: now it expires last
+    now[0] = 61.0
+    await send(pacer, -2000)
+    # Chat 1000's window, and of the groups -1000 (live until 61.5 s), -1 and -2000.
+    assert pacer.live_windows == 1 + 3
+    assert pacer._chat_window(-1) is first_group  # its twenty-a-minute count carries on
+
+
+async def test_a_window_a_request_waits_on_is_never_forgotten() -> None:
+    now = [0.0]
+    pacer = Pacer(rate=1, paid_rate=None, clock=lambda: now[0])
+    await send(pacer, 1)  # the bot's one request this second
+    waiting = asyncio.create_task(send(pacer, 2))  # waits for the global window
+    await asyncio.sleep(0)
+    window = pacer._chat_window(2)
+    assert not window.idle  # nothing sent to chat 2 yet, but a request holds its window
+    now[0] = 0.5
+    for chat_id in range(3, 10):  # new chats make the pacer forget what has expired
+        pacer._chat_window(chat_id)
+    assert pacer._chat_window(2) is window
+    waiting.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await waiting
+    assert window.idle  # a cancelled request lets go of it
+
+
+async def test_a_new_chat_looks_at_a_few_windows_however_many_are_live(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    now = [0.0]
+    pacer = Pacer(rate=None, paid_rate=None, clock=lambda: now[0])
+    live = 20_000
+    for chat_id in range(-1, -live - 1, -1):  # a paid broadcast to 20,000 groups in a minute
+        await send(pacer, chat_id)
+        now[0] += GROUP_PERIOD / live / 2
+    looked_at = 0
+    idle = SlidingWindow.idle.fget
+    assert idle is not None
+
+    def counted(window: SlidingWindow) -> bool:
+        nonlocal looked_at
+        looked_at += 1
+        return idle(window)
+
+    monkeypatch.setattr(SlidingWindow, "idle", property(counted))
+    for chat_id in range(-live - 1, -live - 1001, -1):
+        await send(pacer, chat_id)
+    # Each new chat looks at the oldest window, finds it live and stops: no rescan of all.
+    assert looked_at <= 2 * 1000
+    assert pacer.live_windows == live + 1000
