@@ -79,11 +79,16 @@ class SlidingWindow:
         """A request holds the window or is in flight."""
         return self.holders > 0 or self.in_flight > 0
 
+    def expired(self, now: float) -> bool:
+        """Not busy, and nothing answered within the period before `now`."""
+        if self.holders or self.in_flight:
+            return False
+        return not self._answered or self._answered[-1] <= now - self.period
+
     @property
     def idle(self) -> bool:
-        """Not busy, and nothing answered within the period: forgetting it changes nothing."""
-        self.delay()  # forgets answers older than the period
-        return not self.busy and not self._answered
+        """Expired now: forgetting the window changes nothing."""
+        return self.expired(self._clock())
 
 
 def window_for_rate(rate: float, clock: Callable[[], float]) -> SlidingWindow:
@@ -121,15 +126,15 @@ class ChatWindows:
 
     def used(self, chat_id: int | str) -> None:
         """The chat's request was answered now: its window expires last of all."""
-        if chat_id in self._windows:
-            self._windows.move_to_end(chat_id)
+        self._windows.move_to_end(chat_id)  # there: a window in use is never forgotten
 
     def prune(self) -> None:
         """Forget the expired windows at the front."""
+        now = self._clock()
         skips = 0
         while self._windows:
             chat_id, window = next(iter(self._windows.items()))
-            if window.idle:
+            if window.expired(now):
                 del self._windows[chat_id]
             elif window.busy and skips < PRUNE_SKIPS:
                 # In use (it moves to the back itself once answered): look past it.
