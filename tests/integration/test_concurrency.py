@@ -201,6 +201,19 @@ async def press_until(bot: BotHarness, article_id: int, done: asyncio.Event) -> 
     return latencies
 
 
+async def watch_count(
+    sessionmaker: async_sessionmaker[AsyncSession], done: asyncio.Event
+) -> set[int]:
+    """The numbers of stored articles another connection saw until `done`."""
+    seen: set[int] = set()
+    while not done.is_set():
+        async with unit_of_work(sessionmaker, read_only=True) as session:
+            count = await session.scalar(select(func.count()).select_from(ArticleRow))
+        seen.add(count or 0)
+        await asyncio.sleep(0.05)
+    return seen
+
+
 async def test_two_big_ingests_beside_a_running_bot_meet_no_lock_errors(
     bot: BotHarness,
     database_url: str,
@@ -228,11 +241,13 @@ async def test_two_big_ingests_beside_a_running_bot_meet_no_lock_errors(
         )
     done = asyncio.Event()
     reader = asyncio.create_task(press_until(bot, story.article_id, done))
+    watcher = asyncio.create_task(watch_count(sessionmaker, done))
     try:
         finished = await asyncio.gather(*ingests)
     finally:
         done.set()
     latencies = await reader
+    counts = await watcher
     await wait_for_status(sessionmaker, row.id, "done", within=PROCESS_DEADLINE)
 
     for outcome in finished:
@@ -244,6 +259,10 @@ async def test_two_big_ingests_beside_a_running_bot_meet_no_lock_errors(
     assert ids[0] == ids[1] and len(set(ids[0])) == ENTRIES
     created = sum("already stored" not in line for o in finished for line in o.stdout.splitlines())
     assert created == ENTRIES
+    # Committed article by article: the others saw the feed arrive, not all of it at once
+    # (one transaction for the whole feed kept readers and the deliverer waiting for seconds).
+    arriving = sorted(count for count in counts if 1 < count < 1 + ENTRIES)
+    assert len(arriving) >= 3, sorted(counts)
     problems = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert problems == []
     cards = Counter(chat_id for _, chat_id, _ in bot.api.timeline)
@@ -252,5 +271,5 @@ async def test_two_big_ingests_beside_a_running_bot_meet_no_lock_errors(
     print(
         f"ingests {finished[0].seconds:.1f} s and {finished[1].seconds:.1f} s; "
         f"{len(latencies)} presses meanwhile, answered in {median:.2f} s (median), "
-        f"{max(latencies):.2f} s (slowest)"
+        f"{max(latencies):.2f} s (slowest); {len(arriving)} partial counts seen"
     )
