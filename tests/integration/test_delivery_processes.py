@@ -1,9 +1,10 @@
-"""A message that kills the deliverer every time it is sent: kill -9 at the same message, start
-again, three times; the reader gets it at most MAX_CLAIMS times and the others once.
+"""Delivery faults with `newsbot run` as a real process against the fake Bot API of the test.
 
-`newsbot run` runs as a real process against the fake Bot API served by this test. The fatal
-message is one whose answer never comes (the server stores it, then stalls), so the process is
-always killed after the message left and before its outcome could be written.
+- Answers the client cannot read, for every reader: each gets one copy, all recorded as sent.
+- A message that kills the deliverer every time it is sent: kill -9 at the same message, start
+  again, three times; that reader gets it at most MAX_CLAIMS times, the others once. The fatal
+  message is one whose answer never comes (the server stores it, then stalls), so the process
+  is always killed after the message left and before its outcome could be written.
 """
 
 from __future__ import annotations
@@ -67,6 +68,32 @@ def log_messages(process: BotProcess) -> list[str]:
         if line.startswith("{"):
             messages.append(str(json.loads(line).get("message", "")))
     return messages
+
+
+async def test_answers_that_cannot_be_read_are_sent_once_each(
+    loop_api: FakeBotApi,
+    database_url: str,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    tmp_path: Path,
+) -> None:
+    readers, broadcast_id = await queue_broadcast(sessionmaker, loop_api, 30)
+    loop_api.misanswer_next("sendMessage", len(readers), how="unreadable")
+    process = await BotProcess.start(loop_api, database_url, tmp_path / "bot.log")
+    try:
+        await wait_for_status(sessionmaker, broadcast_id, "done", within=30)
+        await process.terminate()
+    finally:
+        await process.kill()
+    assert process.process.returncode == 0, process.output()[-2000:]
+
+    copies = Counter(chat_id for _, chat_id, _ in loop_api.timeline)
+    assert copies == {chat: 1 for chat in readers}
+    rows = await delivery_rows(sessionmaker, broadcast_id)
+    assert {row.status for row in rows.values()} == {"sent"}
+    messages = log_messages(process)
+    unreadable = [m for m in messages if "could not be read" in m]
+    assert len(unreadable) == len(readers)
+    assert not [m for m in messages if "delivery round failed" in m]
 
 
 async def test_a_crash_loop_sends_the_fatal_message_at_most_max_claims_times(
