@@ -4,7 +4,13 @@ Three kinds of task share one queue: a claimer keeps the local queue topped up f
 `concurrency` senders send (the Pacer on the bot spaces them), and a recorder writes outcomes
 back as soon as they arrive (a group commit). A message can be sent twice only if the process
 dies after it left and before the recorder wrote Telegram's answer; a semaphore caps those at
-`max_unrecorded` (twice the sends in flight by default), however slow the database is.
+`max_unrecorded` (twice the sends in flight by default), however slow the database is, and the
+claim count in the outbox caps how often one message can be caught that way (MAX_CLAIMS).
+
+Every send ends in an outcome, whatever it raises: one chat's failure is never the round's. A
+round that fails all the same (the database gave up while stopping) keeps its outcomes and its
+unsent claims in memory and settles them before anything is claimed again: what left is
+recorded, never requeued.
 """
 
 from __future__ import annotations
@@ -20,12 +26,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from telegram import InlineKeyboardMarkup, LinkPreviewOptions
+from telegram import InlineKeyboardMarkup, LinkPreviewOptions, Message
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
 from telegram.ext import ExtBot
 
-from bot import logs
+from bot import answers, logs
 from bot.messages import story_card
 from bot.pacing import Pace
 from bot.texts import choose_language
@@ -92,6 +105,7 @@ class Deliverer:
         backoff_base: float = BACKOFF_BASE,
         clock: Callable[[], datetime] = utcnow,
         on_recorded: Callable[[Sequence[Outcome]], None] | None = None,
+        max_claims: int = broadcasts.MAX_CLAIMS,
     ) -> None:
         self.bot = bot
         self.sessionmaker = sessionmaker
@@ -104,6 +118,11 @@ class Deliverer:
         self.backoff_base = backoff_base
         self.clock = clock
         self.on_recorded = on_recorded
+        self.max_claims = max_claims
+        # Left by a round that failed: outcomes not yet written, and claims that never reached
+        # a sender. Both are settled before the next claim (see _settle).
+        self._unwritten: list[Outcome] = []
+        self._unsent: dict[tuple[int, int], Claim] = {}
         self._stories: dict[int, _Story] = {}
         self._open: set[int] = set()  # running broadcasts, as of the last claim
         self._wake = asyncio.Event()
@@ -126,11 +145,20 @@ class Deliverer:
             try:
                 await self.deliver_available()
             except Exception:
-                # A database hiccup must not end delivery for good: log, wait, try again.
+                # A database hiccup must not end delivery for good: log, wait, try again. The
+                # round's outcomes wait in memory; the next round writes them first.
                 log.exception("delivery round failed; retrying")
-                await self._release_claims()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), idle_interval)
+        if self._unwritten or self._unsent:
+            try:
+                await self._settle()
+            except Exception:
+                # Then the rows stay claimed, and the next deliverer requeues them (counted).
+                log.exception(
+                    "could not record %d outcomes before stopping; the next start requeues them",
+                    len(self._unwritten),
+                )
 
     async def _persist(self, work: Callable[[], Awaitable[T]]) -> T:
         """Run a database step, retrying while the database is away.
@@ -150,108 +178,179 @@ class Deliverer:
                 log.exception("database step failed (%d); retrying", failures)
                 await asyncio.sleep(min(DATABASE_RETRY * failures, BACKOFF_CAP))
 
-    async def _release_claims(self) -> None:
-        """After a failed round, put this deliverer's unfinished claims back in the queue.
+    async def _settle(self) -> None:
+        """Write what a failed round left: its outcomes, and its unsent claims back in the queue.
 
-        Safe because only the lock holder delivers: every claimed row is this one's, and the
-        round is over. Outcomes that were not written are sent again (at most max_unrecorded).
+        Only claims that never reached a sender are requeued, and only after the outcomes are
+        written (in the same transaction): a message that left is never sent again from here.
         """
-        try:
-            async with unit_of_work(self.sessionmaker) as session:
-                await broadcasts.requeue_claimed(session=session)
-        except Exception:
-            log.exception("could not requeue claimed deliveries; the next start will")
+        outcomes = list(self._unwritten)
+        unsent = list(self._unsent)
+        async with unit_of_work(self.sessionmaker) as session:
+            await broadcasts.record_outcomes(session=session, outcomes=outcomes)
+            requeued = await broadcasts.requeue_deliveries(session=session, keys=unsent)
+        del self._unwritten[: len(outcomes)]
+        for key in unsent:
+            self._unsent.pop(key, None)
+        log.info(
+            "settled a failed round: %d outcomes written, %d requeued", len(outcomes), requeued
+        )
+        self._report(outcomes)
 
     async def deliver_available(self) -> int:
         """Send every delivery that is due now; return how many outcomes were recorded."""
+        if self._unwritten or self._unsent:
+            await self._persist(self._settle)
         # Bounded: the claimer stays about one batch ahead of the senders, so a cancel is
         # noticed quickly and little is claimed-but-unsent at any time.
-        queue: asyncio.Queue[_Job | None] = asyncio.Queue(maxsize=self.batch_size)
-        outcomes: list[Outcome] = []
+        queue: asyncio.Queue[_Job] = asyncio.Queue(maxsize=self.batch_size)
+        pending = self._unwritten  # outcomes not yet written, oldest first
         recorded = 0
+        failure: BaseException | None = None  # the first; once set, nothing more is sent
+        recording_failed = False
         senders_done = asyncio.Event()
         have_outcomes = asyncio.Event()
-
-        async def claimer() -> None:
-            try:
-                while not self._stopping and (jobs := await self._persist(self._claim)):
-                    for job in jobs:
-                        await queue.put(job)
-            finally:
-                for _ in range(self.concurrency):
-                    await queue.put(None)
-
         # A send holds one of these from before it leaves until its outcome is written: the
         # sends that a crash could repeat never number more than max_unrecorded.
         unrecorded = asyncio.Semaphore(self.max_unrecorded)
 
-        async def sender() -> None:
-            while (job := await queue.get()) is not None:
-                await unrecorded.acquire()
-                outcomes.append(await self._deliver(job))
-                have_outcomes.set()
-
-        async def senders() -> None:
+        async def claimer() -> None:
+            nonlocal failure
             try:
-                await asyncio.gather(*(sender() for _ in range(self.concurrency)))
-            finally:
-                senders_done.set()
-                have_outcomes.set()
+                while not self._stopping and failure is None:
+                    claimed, jobs = await self._persist(self._claim)
+                    if not claimed:
+                        return
+                    for job in jobs:
+                        await queue.put(job)
+            except Exception as error:
+                failure = failure or error
+
+        async def sender() -> None:
+            # Ends only by cancellation, when the queue is drained (see below).
+            while True:
+                job = await queue.get()
+                try:
+                    if failure is None:
+                        await unrecorded.acquire()
+                        if failure is None:
+                            self._unsent.pop(job.claim.key, None)
+                            pending.append(await self._deliver(job))
+                            have_outcomes.set()
+                        else:
+                            unrecorded.release()
+                    # Otherwise the claim stays in _unsent: settled with the round's failure.
+                finally:
+                    queue.task_done()
 
         async def recorder() -> None:
             # Group commit: write whatever has arrived as soon as the previous write is done.
             # At a low rate each outcome is written on its own at once; at a high rate batches
             # grow by themselves. Either way an answer waits at most one write to be recorded.
-            nonlocal recorded
+            nonlocal recorded, failure, recording_failed
             checked = time.monotonic()
             while True:
                 await have_outcomes.wait()
                 have_outcomes.clear()
                 finished = senders_done.is_set()
-                if outcomes:
-                    batch = outcomes[:]
-                    del outcomes[: len(batch)]
-                    await self._persist(functools.partial(self._record, batch))
-                    recorded += len(batch)
+                if pending and not recording_failed:
+                    batch = pending[:]
+                    try:
+                        await self._persist(functools.partial(self._record, batch))
+                    except Exception as error:
+                        # Kept in pending for _settle. Freeing the slots lets waiting senders
+                        # see the failure and leave their claims unsent.
+                        failure = failure or error
+                        recording_failed = True
+                    else:
+                        del pending[: len(batch)]
+                        recorded += len(batch)
+                        self._report(batch)
                     for _ in batch:
                         unrecorded.release()
-                if finished and not outcomes:
+                if finished and (recording_failed or not pending):
                     return
                 # A cancel from another process shows only in the database: look now and then.
                 if time.monotonic() - checked >= OPEN_CHECK_INTERVAL:
                     checked = time.monotonic()
-                    async with unit_of_work(self.sessionmaker) as session:
-                        self._open = await broadcasts.running_broadcast_ids(session=session)
+                    await self._look_for_cancels()
 
         async with asyncio.TaskGroup() as group:
-            group.create_task(claimer())
-            group.create_task(senders())
+            workers = [group.create_task(sender()) for _ in range(self.concurrency)]
             group.create_task(recorder())
-        async with unit_of_work(self.sessionmaker) as session:
-            done = await broadcasts.finish_broadcasts(session=session, now=self.clock())
+            await claimer()
+            # Every claimed job has been sent, or left unsent after a failure.
+            await queue.join()
+            for worker in workers:
+                worker.cancel()
+            senders_done.set()
+            have_outcomes.set()
+        if failure is not None:
+            raise failure
+        done = await self._persist(self._finish)
         for broadcast_id in done:
             self._stories.pop(broadcast_id, None)
             log.info("broadcast %s finished", broadcast_id, extra=logs.about(broadcast_id))
         return recorded
 
-    async def _claim(self) -> list[_Job]:
+    async def _look_for_cancels(self) -> None:
+        try:
+            async with unit_of_work(self.sessionmaker) as session:
+                self._open = await broadcasts.running_broadcast_ids(session=session)
+        except Exception as error:
+            # Only a cancel waits for the next look; the round goes on.
+            log.warning("could not look for cancelled broadcasts: %s", _reason(error))
+
+    async def _finish(self) -> list[int]:
         async with unit_of_work(self.sessionmaker) as session:
-            claims = await broadcasts.claim_deliveries(
-                session=session, limit=self.batch_size, now=self.clock()
+            return await broadcasts.finish_broadcasts(session=session, now=self.clock())
+
+    async def _claim(self) -> tuple[int, list[_Job]]:
+        """Claim a batch: how many rows it took (given-up ones too) and the jobs to send."""
+        chats: dict[int, tuple[bool, str | None, str | None]] = {}
+        async with unit_of_work(self.sessionmaker) as session:
+            claimed = await broadcasts.claim_deliveries(
+                session=session,
+                limit=self.batch_size,
+                now=self.clock(),
+                max_claims=self.max_claims,
             )
             self._open = await broadcasts.running_broadcast_ids(session=session)
-            if not claims:
-                return []
-            chats = await broadcasts.chat_languages(
-                session=session, chat_ids={claim.chat_id for claim in claims}
-            )
+            claims = [claim for claim in claimed if not claim.given_up]
+            if claims:
+                chats = await broadcasts.chat_languages(
+                    session=session, chat_ids={claim.chat_id for claim in claims}
+                )
             for broadcast_id in {claim.broadcast_id for claim in claims} - self._stories.keys():
                 await self._load_story(session, broadcast_id)
+        return len(claimed), self._jobs(claimed, chats)
+
+    def _jobs(
+        self, claimed: list[Claim], chats: dict[int, tuple[bool, str | None, str | None]]
+    ) -> list[_Job]:
+        """The claims (now committed) as jobs; those given up on are only logged."""
         jobs = []
-        for claim in claims:
+        for claim in claimed:
+            if claim.given_up:
+                log.error(
+                    "delivery to chat %s %s: failed, not sent again",
+                    claim.chat_id,
+                    broadcasts.given_up_reason(self.max_claims),
+                    extra=logs.about(claim.broadcast_id),
+                )
+                continue
+            if claim.claims > 1:
+                log.warning(
+                    "delivery to chat %s claimed again after %d claims without an outcome "
+                    "(it may have been sent already)",
+                    claim.chat_id,
+                    claim.claims - 1,
+                    extra=logs.about(claim.broadcast_id),
+                )
             active, chosen, telegram_language = chats.get(claim.chat_id, (True, None, None))
             language = choose_language(chosen, telegram_language, self.default_language)
             jobs.append(_Job(claim, active, language))
+            self._unsent[claim.key] = claim
         return jobs
 
     async def _load_story(self, session: AsyncSession, broadcast_id: int) -> None:
@@ -269,10 +368,24 @@ class Deliverer:
         return card
 
     async def _deliver(self, job: _Job) -> Outcome:
-        """Send one story card and say what happened; never raises for one chat's failure."""
+        """Send one story card and say what happened; never raises (but CancelledError)."""
         claim = job.claim
         logs.broadcast_id.set(claim.broadcast_id)  # this sender task's log lines name it
         pending = Outcome(claim.broadcast_id, claim.chat_id, "failed", claim.attempts)
+        try:
+            return await self._attempt(job, pending)
+        except Exception as error:
+            # A fault of ours or of a library, not of the chat: trying again would fail again
+            # (or, had the message left, send it twice). Recorded and logged once.
+            log.exception(
+                "delivery to chat %s failed unexpectedly; not retried",
+                claim.chat_id,
+                extra=logs.about(claim.broadcast_id),
+            )
+            return replace(pending, attempts=claim.attempts + 1, error=_reason(error))
+
+    async def _attempt(self, job: _Job, pending: Outcome) -> Outcome:
+        claim = job.claim
         story = self._stories.get(claim.broadcast_id)
         if self._stopping:
             return replace(pending, status="queued")
@@ -284,27 +397,72 @@ class Deliverer:
             return replace(pending, status="skipped", error="chat is inactive")
         body, keyboard = self._card(story, job.language)
         extra: dict[str, Any] = {"allow_paid_broadcast": True} if self.paid_broadcast else {}
-        try:
-            message = await self.bot.send_message(
-                claim.chat_id,
-                body,
-                # Explicit, not from the Application's Defaults: the engine works on any Bot.
-                parse_mode=ParseMode.HTML,
-                link_preview_options=NO_PREVIEW,
-                reply_markup=keyboard,
-                rate_limit_args=Pace.BROADCAST,
-                **extra,
+        with answers.watch() as answer:
+            try:
+                message = await self.bot.send_message(
+                    claim.chat_id,
+                    body,
+                    # Explicit, not from the Application's Defaults: the engine works on any Bot.
+                    parse_mode=ParseMode.HTML,
+                    link_preview_options=NO_PREVIEW,
+                    reply_markup=keyboard,
+                    rate_limit_args=Pace.BROADCAST,
+                    **extra,
+                )
+            except Exception as error:
+                if answer.received:
+                    # Telegram said ok; only reading its answer failed. The message is there.
+                    return self._sent(pending, answer.message_id(), unreadable=error)
+                if isinstance(error, TelegramError):
+                    return await self._refused(pending, error)
+                raise
+        if not isinstance(message, Message):
+            return self._sent(pending, answer.message_id(), unreadable=message)
+        return self._sent(pending, message.message_id)
+
+    def _sent(
+        self, pending: Outcome, message_id: int | None, *, unreadable: object = None
+    ) -> Outcome:
+        if unreadable is not None:
+            reason = (
+                _reason(unreadable)
+                if isinstance(unreadable, Exception)
+                else f"result {unreadable!r}"[:ERROR_TEXT_LIMIT]
             )
-        except ChatMigrated as error:
-            return await self._migrated(pending, error.new_chat_id)
-        except Forbidden as error:
+            log.warning(
+                "Telegram accepted the message to chat %s but its answer could not be read "
+                "(%s); recorded as sent, message id %s",
+                pending.chat_id,
+                reason,
+                "unknown" if message_id is None else message_id,
+                extra=logs.about(pending.broadcast_id),
+            )
+        return replace(
+            pending,
+            status="sent",
+            attempts=pending.attempts + 1,
+            message_id=message_id,
+            sent_at=self.clock(),
+            error=None,
+        )
+
+    async def _refused(self, pending: Outcome, error: TelegramError) -> Outcome:
+        """The outcome of a send that Telegram refused, or that did not get an answer."""
+        if isinstance(error, ChatMigrated):
+            try:
+                return await self._migrated(pending, error.new_chat_id)
+            except Exception as failure:
+                # Nothing was sent; the old id will answer "migrated" again next time.
+                log.warning("could not move migrated chat %s: %s", pending.chat_id, failure)
+                return self._retry_later(pending, failure)
+        if isinstance(error, Forbidden):
             return replace(pending, status="skipped", error=_reason(error), chat_gone=True)
-        except BadRequest as error:
+        if isinstance(error, BadRequest):
             # BadRequest is a NetworkError: it has to be told apart before the transient ones.
             if "chat not found" in error.message.lower():
                 return replace(pending, status="skipped", error=_reason(error), chat_gone=True)
-            return replace(pending, attempts=claim.attempts + 1, error=_reason(error))
-        except RetryAfter as error:
+            return replace(pending, attempts=pending.attempts + 1, error=_reason(error))
+        if isinstance(error, RetryAfter):
             # The pacer already paused every send and retried; this one waits its turn again.
             return replace(
                 pending,
@@ -312,25 +470,32 @@ class Deliverer:
                 not_before=self.clock() + _as_timedelta(error.retry_after),
                 error=_reason(error),
             )
-        except NetworkError as error:  # timeouts, lost connections and 5xx answers
-            attempts = claim.attempts + 1
-            if attempts >= MAX_ATTEMPTS:
-                return replace(pending, attempts=attempts, error=_reason(error))
-            delay = min(self.backoff_base * 2 ** (attempts - 1), BACKOFF_CAP)
-            return replace(
-                pending,
-                status="queued",
-                attempts=attempts,
-                not_before=self.clock() + timedelta(seconds=delay),
-                error=_reason(error),
-            )
+        if isinstance(error, NetworkError):
+            # Timeouts, lost connections (a reset after the request arrived, too) and 5xx: the
+            # message may or may not have left. Sent again, at most MAX_ATTEMPTS times; a
+            # deliverer that dies meanwhile is bounded by the claim cap as well.
+            return self._retry_later(pending, error)
+        # Anything else (InvalidToken, a 200 whose body is not JSON, …): the outcome is unknown
+        # and would be the same again. Failed once, never repeated.
+        log.error(
+            "delivery to chat %s failed: %s; not retried",
+            pending.chat_id,
+            _reason(error),
+            extra=logs.about(pending.broadcast_id),
+        )
+        return replace(pending, attempts=pending.attempts + 1, error=_reason(error))
+
+    def _retry_later(self, pending: Outcome, error: Exception) -> Outcome:
+        attempts = pending.attempts + 1
+        if attempts >= MAX_ATTEMPTS:
+            return replace(pending, attempts=attempts, error=_reason(error))
+        delay = min(self.backoff_base * 2 ** (attempts - 1), BACKOFF_CAP)
         return replace(
             pending,
-            status="sent",
-            attempts=claim.attempts + 1,
-            message_id=message.message_id,
-            sent_at=self.clock(),
-            error=None,
+            status="queued",
+            attempts=attempts,
+            not_before=self.clock() + timedelta(seconds=delay),
+            error=_reason(error),
         )
 
     async def _migrated(self, pending: Outcome, new_chat_id: int) -> Outcome:
@@ -347,7 +512,10 @@ class Deliverer:
     async def _record(self, batch: list[Outcome]) -> None:
         async with unit_of_work(self.sessionmaker) as session:
             await broadcasts.record_outcomes(session=session, outcomes=batch)
-        if self.on_recorded is not None:
+
+    def _report(self, batch: list[Outcome]) -> None:
+        # Outside the retried database step: a failing observer must not write twice.
+        if self.on_recorded is not None and batch:
             self.on_recorded(batch)
 
 
@@ -356,6 +524,6 @@ def _as_timedelta(value: int | timedelta) -> timedelta:
     return value if isinstance(value, timedelta) else timedelta(seconds=value)
 
 
-def _reason(error: Exception) -> str:
+def _reason(error: BaseException) -> str:
     """An error as stored with a delivery: its kind and Telegram's words, shortened."""
     return f"{type(error).__name__}: {error}"[:ERROR_TEXT_LIMIT]

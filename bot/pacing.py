@@ -23,6 +23,8 @@ from typing import Any
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
 
+from bot import answers
+
 log = logging.getLogger(__name__)
 
 JSONResult = bool | dict[str, Any] | list[dict[str, Any]]
@@ -270,7 +272,9 @@ class Pacer(BaseRateLimiter[Pace]):
         for attempt in range(self.max_retries + 1):
             await self._take_turn(waits_for, windows)
             try:
-                return await callback(*args, **kwargs)
+                result = await callback(*args, **kwargs)
+                answers.note(result)  # before PTB parses it, which may fail
+                return result
             except RetryAfter as error:
                 self.retry_after_count += 1
                 seconds = _seconds(error.retry_after) + RETRY_MARGIN

@@ -5,7 +5,10 @@ a single INSERT … SELECT, so a million subscribers never pass through Python. 
 queued deliveries in batches (`FOR UPDATE SKIP LOCKED` on PostgreSQL; on SQLite the claim is one
 atomic UPDATE … RETURNING), send them, and record the outcomes in batches. A claimed row is
 "sending" until its outcome is written; after a crash the next deliverer puts those back in the
-queue (`requeue_claimed`), which is the only way a message can be sent twice.
+queue (`requeue_claimed`), which is the only way a message can be sent twice. Each claim is
+counted in the same statement that takes it, and the count drops again when the claim's outcome
+is written: a row left claimed MAX_CLAIMS times (a message that kills the deliverer whenever it
+is sent) is failed instead of claimed again, so even a crash loop sends it at most that often.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from sqlalchemy import (
     Integer,
     and_,
     bindparam,
+    case,
     exists,
     func,
     literal,
@@ -30,6 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import CursorResult, Result
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.schema import Table
 
 from content.assemble import normalize_topic
@@ -47,6 +52,8 @@ from db.store import dialect_insert, utcnow
 
 OPEN_BROADCAST_STATUSES = ("scheduled", "running")
 UNFINISHED_DELIVERY_STATUSES = ("queued", "sending")
+# Claims a delivery may be left with, without an outcome, before it is failed instead of claimed.
+MAX_CLAIMS = 3
 
 
 def _rowcount(result: Result[Any]) -> int:
@@ -65,6 +72,16 @@ class Claim:
     broadcast_id: int
     chat_id: int
     attempts: int
+    # This claim's number among those that have no outcome yet: above 1, an earlier one ended
+    # without a word (its message may have been sent).
+    claims: int = 1
+    # Not claimed but failed: it had been claimed max_claims times without an outcome.
+    given_up: bool = False
+
+    @property
+    def key(self) -> tuple[int, int]:
+        """The delivery's primary key."""
+        return (self.broadcast_id, self.chat_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,8 +257,47 @@ async def requeue_claimed(*, session: AsyncSession) -> int:
     return _rowcount(result)
 
 
-async def claim_deliveries(*, session: AsyncSession, limit: int, now: datetime) -> list[Claim]:
-    """Claim up to limit queued deliveries of running broadcasts that are due, oldest first."""
+def _end_claim(
+    status: ColumnElement[str] | InstrumentedAttribute[str],
+    claims: ColumnElement[int] | InstrumentedAttribute[int],
+) -> ColumnElement[int]:
+    """The claim count once a row's claim has ended: one fewer, if the row is still claimed
+    (so that writing the same outcome twice takes off one claim only)."""
+    return case((and_(status == "sending", claims > 0), claims - 1), else_=claims)
+
+
+async def requeue_deliveries(*, session: AsyncSession, keys: Collection[tuple[int, int]]) -> int:
+    """Put back claimed deliveries, by (broadcast id, chat id), that were never sent.
+
+    Unlike requeue_claimed this is for claims known not to have left: their claim does not
+    count against the cap. Returns how many were put back.
+    """
+    if not keys:
+        return 0
+    result = await session.execute(
+        update(DeliveryRow)
+        .where(
+            tuple_(DeliveryRow.broadcast_id, DeliveryRow.chat_id).in_(sorted(keys)),
+            DeliveryRow.status == "sending",
+        )
+        .values(status="queued", claims=_end_claim(DeliveryRow.status, DeliveryRow.claims))
+    )
+    return _rowcount(result)
+
+
+def given_up_reason(max_claims: int) -> str:
+    """The error stored with a delivery failed for having been claimed too often."""
+    return f"claimed {max_claims} times without an outcome"
+
+
+async def claim_deliveries(
+    *, session: AsyncSession, limit: int, now: datetime, max_claims: int = MAX_CLAIMS
+) -> list[Claim]:
+    """Claim up to limit queued deliveries of running broadcasts that are due, oldest first.
+
+    A row already claimed max_claims times without an outcome is failed by the same statement
+    instead, and returned with given_up set (the caller sends nothing for it).
+    """
     due = (
         select(DeliveryRow.broadcast_id, DeliveryRow.chat_id)
         .join(BroadcastRow, BroadcastRow.id == DeliveryRow.broadcast_id)
@@ -256,21 +312,40 @@ async def claim_deliveries(*, session: AsyncSession, limit: int, now: datetime) 
         # the clause; its single UPDATE statement is atomic on its own.
         .with_for_update(skip_locked=True, of=DeliveryRow)
     )
+    # SET expressions read the row as it was before this UPDATE, on both databases.
+    exhausted = DeliveryRow.claims >= max_claims
     stmt = (
         update(DeliveryRow)
         .where(tuple_(DeliveryRow.broadcast_id, DeliveryRow.chat_id).in_(due))
-        .values(status="sending", claimed_at=now)
-        .returning(DeliveryRow.broadcast_id, DeliveryRow.chat_id, DeliveryRow.attempts)
+        .values(
+            status=case((exhausted, "failed"), else_="sending"),
+            claims=case((exhausted, DeliveryRow.claims), else_=DeliveryRow.claims + 1),
+            error=case((exhausted, given_up_reason(max_claims)), else_=DeliveryRow.error),
+            claimed_at=now,
+        )
+        .returning(
+            DeliveryRow.broadcast_id,
+            DeliveryRow.chat_id,
+            DeliveryRow.attempts,
+            DeliveryRow.claims,
+            DeliveryRow.status,
+        )
     )
     rows = (await session.execute(stmt)).all()
-    claims = [Claim(row.broadcast_id, row.chat_id, row.attempts) for row in rows]
+    claims = [
+        Claim(row.broadcast_id, row.chat_id, row.attempts, row.claims, row.status == "failed")
+        for row in rows
+    ]
     # RETURNING gives no order; send in the order that was claimed.
     claims.sort(key=lambda claim: (claim.broadcast_id, claim.chat_id))
     return claims
 
 
 async def record_outcomes(*, session: AsyncSession, outcomes: Sequence[Outcome]) -> None:
-    """Write what happened to claimed deliveries (one batched UPDATE) and mark gone chats."""
+    """Write what happened to claimed deliveries (one batched UPDATE) and mark gone chats.
+
+    Each outcome ends its claim, so the row's count of claims without an outcome drops by one.
+    """
     if not outcomes:
         return
     await mark_chats_blocked(
@@ -288,6 +363,7 @@ async def record_outcomes(*, session: AsyncSession, outcomes: Sequence[Outcome])
         .values(
             status=bindparam("status"),
             attempts=bindparam("attempts"),
+            claims=_end_claim(table.c.status, table.c.claims),
             message_id=bindparam("message_id"),
             sent_at=bindparam("sent_at"),
             not_before=bindparam("not_before"),

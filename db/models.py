@@ -254,6 +254,11 @@ class DeliveryRow(Base):
     chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     status: Mapped[str] = mapped_column(String(16))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Claims not (yet) ended by a recorded outcome, the current one included: raised by each
+    # claim, lowered when its outcome is written. Only a deliverer that died (or lost the
+    # database) leaves one standing, so this counts the sends whose fate nobody knows; at
+    # broadcasts.MAX_CLAIMS the row is failed instead of claimed again.
+    claims: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # A retried delivery waits until then; None means at once.
     not_before: Mapped[datetime | None]
     claimed_at: Mapped[datetime | None]

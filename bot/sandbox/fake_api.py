@@ -13,6 +13,8 @@ import contextlib
 import itertools
 import json
 import re
+import socket
+import struct
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
@@ -66,6 +68,9 @@ NOT_MODIFIED = (
 QUERY_INVALID = "query is too old and response timeout expired or query ID is invalid"
 EDIT_NOT_FOUND = "message to edit not found"
 MARKUP_TOO_LONG = "reply markup is too long"
+
+# Ways to answer a call that was carried out (see FakeBotApi.misanswer_next).
+MISANSWERS = frozenset({"unreadable", "not_object", "not_json", "reset", "stall"})
 
 # The button fields of which exactly one must be present.
 _BUTTON_ACTIONS = (
@@ -457,6 +462,7 @@ class FakeBotApi:
         self._query_ids = itertools.count(4_200_000_000_000_000_001)
         self._faults: dict[str, deque[ApiError]] = {}
         self._delays: dict[str, deque[float]] = {}
+        self._misanswers: dict[str, list[tuple[str, int | None]]] = {}
         self._poll_generation = 0
         self._closing = False
         # Counts changes, so a watcher can wait for "anything after what I last saw" without
@@ -619,6 +625,22 @@ class FakeBotApi:
         # Carried out even if the client gave up: on Telegram too, a send that timed out may
         # still have been delivered, and the bot must cope with not knowing.
         self._delays.setdefault(method.lower(), deque()).extend([seconds] * n)
+
+    def misanswer_next(
+        self, method: str, n: int = 1, *, how: str = "unreadable", chat_id: int | None = None
+    ) -> None:
+        """Carry out the next ``n`` calls of ``method`` (to ``chat_id`` only, if given), then
+        answer them wrongly; a call the server refuses does not use one up.
+
+        ``how``: "unreadable" is ``ok`` with a Message lacking its chat and date (what a broken
+        Bot API server or proxy might return; python-telegram-bot cannot build it),
+        "not_object" is ``ok`` with ``true`` where an object is due, "not_json" a 200 whose body
+        is not JSON, "reset" drops the connection without an answer after the message is
+        stored, and "stall" stores it and answers nothing until the server stops.
+        """
+        if how not in MISANSWERS:
+            raise ValueError(f"how must be one of {sorted(MISANSWERS)}")
+        self._misanswers.setdefault(method.lower(), []).extend([(how, chat_id)] * n)
 
     def enable_flood_control(
         self,
@@ -929,6 +951,9 @@ class FakeBotApi:
             return _json_response(error.body(), error.status)
         finally:
             self._notify()
+        how = self._take_misanswer(method.lower(), params.get("chat_id"))
+        if how is not None:
+            return await self._misanswer(request, how, result)
         return _json_response({"ok": True, "result": result})
 
     async def _misbehave(self, method: str) -> None:
@@ -938,6 +963,39 @@ class FakeBotApi:
         fault = _pop_planned(self._faults, method)
         if fault is not None:
             raise fault
+
+    def _take_misanswer(self, method: str, chat_id: object) -> str | None:
+        for key in (method, "*"):
+            plans = self._misanswers.get(key, [])
+            for index, (how, wanted) in enumerate(plans):
+                if wanted is None or wanted == chat_id:
+                    del plans[index]
+                    return how
+        return None
+
+    async def _misanswer(self, request: web.Request, how: str, result: Any) -> web.Response:
+        """The answer to a call that was carried out, spoiled as planned."""
+        if how == "unreadable":
+            spoiled = dict(result) if isinstance(result, dict) else {}
+            spoiled.pop("chat", None)
+            spoiled.pop("date", None)
+            return _json_response({"ok": True, "result": spoiled})
+        if how == "not_object":
+            return _json_response({"ok": True, "result": True})
+        if how == "not_json":
+            return web.Response(text="<html>200 OK</html>", content_type="text/html")
+        if how == "stall":
+            while not self._closing:
+                await self._change.wait()
+            return _json_response({"ok": True, "result": result})
+        transport = request.transport
+        if transport is not None:
+            # Linger 0: the close sends a TCP reset, as a crashed front end or proxy would.
+            sock = transport.get_extra_info("socket")
+            if sock is not None:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            transport.abort()
+        return web.Response(status=HTTPStatus.NO_CONTENT)  # never reaches the client
 
     # --- chats and messages -----------------------------------------------------------------
 

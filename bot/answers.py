@@ -1,0 +1,56 @@
+"""Whether Telegram answered a request, for a caller that must know it even when
+python-telegram-bot then fails to read the answer.
+
+PTB turns the answer's ``result`` into objects only after the request has returned; when that
+fails (a result it cannot parse), nothing in the exception says that Telegram had accepted the
+request. The rate limiter sees the raw result first and notes it here, in the context of the task
+that made the call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Answer", "note", "watch"]
+
+
+@dataclass
+class Answer:
+    """What Telegram answered to the watched request, if it answered with ``ok``."""
+
+    received: bool = False
+    result: Any = None
+
+    def message_id(self) -> int | None:
+        """The message id in the raw result, if there is a plain one."""
+        if isinstance(self.result, dict):
+            value = self.result.get("message_id")
+            if type(value) is int:
+                return value
+        return None
+
+
+_watched: ContextVar[Answer | None] = ContextVar("newsbot_answer", default=None)
+
+
+@contextmanager
+def watch() -> Iterator[Answer]:
+    """Note the raw result of the requests made inside the block (the last one wins)."""
+    answer = Answer()
+    token = _watched.set(answer)
+    try:
+        yield answer
+    finally:
+        _watched.reset(token)
+
+
+def note(result: Any) -> None:
+    """Record a successful answer for the watching caller, if there is one."""
+    answer = _watched.get()
+    if answer is not None:
+        answer.received = True
+        answer.result = result
