@@ -19,10 +19,10 @@ from pathlib import Path
 from fanout import TOKEN, FakeApiProcess, fresh_database, seed, timed_broadcast
 from telegram.ext import ExtBot
 
-from bot.app import DELIVERY_CONCURRENCY
-from bot.delivery import Deliverer, max_unrecorded_for
-from bot.pacing import Pacer
-from bot.request import AiohttpRequest
+from bot.delivery.deliverer import Deliverer, max_unrecorded_for
+from bot.delivery.pacing import Pacer
+from bot.delivery.request import AiohttpRequest
+from bot.telegram.app import DELIVERY_CONCURRENCY
 from db.session import create_engine, create_sessionmaker
 
 

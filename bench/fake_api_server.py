@@ -16,7 +16,7 @@ import asyncio
 import os
 import signal
 
-from bot.sandbox.fake_api import DEFAULT_TOKEN, FakeBotApi
+from bot.sandbox.botapi.server import DEFAULT_TOKEN, FakeBotApi
 
 
 async def serve(host: str, port: int, token: str, flood_control: int | None = None) -> None:

@@ -42,13 +42,13 @@ from telegram.constants import ParseMode
 from telegram.ext import ExtBot
 from telegram.request import BaseRequest
 
-from bot.delivery import Deliverer
-from bot.ingest import store_sources
-from bot.messages import story_card
-from bot.pacing import Pacer
-from bot.request import AiohttpRequest
-from bot.sandbox.fake_api import DEFAULT_TOKEN
-from bot.source_loader import load_sources
+from bot.delivery.deliverer import Deliverer
+from bot.delivery.pacing import Pacer
+from bot.delivery.request import AiohttpRequest
+from bot.newsroom.ingest import store_sources
+from bot.newsroom.sources import load_sources
+from bot.sandbox.botapi.server import DEFAULT_TOKEN
+from bot.telegram.messages import story_card
 from db import broadcasts
 from db.broadcasts import Progress
 from db.migrate import upgrade

@@ -25,7 +25,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # the hostile server lives with the tests that use it
 
-from bot.feeds import FeedPoller  # noqa: E402
+from bot.newsroom.feeds import FeedPoller  # noqa: E402
 from db.migrate import upgrade  # noqa: E402
 from db.session import create_engine, create_sessionmaker  # noqa: E402
 from tests.integration.hostile_http import (  # noqa: E402

@@ -21,8 +21,8 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from bot import pacing
-from bot.pacing import GROUP_PERIOD, Pace, Pacer
+from bot.delivery import pacing
+from bot.delivery.pacing import GROUP_PERIOD, Pace, Pacer
 
 MAX_REQUESTS = 20_000  # timed requests per scenario, at most
 MIN_REQUESTS = 20  # … and at least, however slow each one is

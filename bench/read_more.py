@@ -26,9 +26,9 @@ from sqlalchemy import insert, text
 from telegram import Update
 from telegram.request import BaseRequest, RequestData
 
-from bot.app import build_application
-from bot.callbacks import ReadSection
 from bot.settings import Settings
+from bot.telegram.app import build_application
+from bot.telegram.callbacks import ReadSection
 from db.migrate import upgrade
 from db.models import ArticleRow, ArticleTopicRow, ChatRow, SectionRow, SubscriptionRow
 from db.session import create_engine

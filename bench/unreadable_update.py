@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bot.sandbox.fake_api import FakeBotApi
+from bot.sandbox.botapi.server import FakeBotApi
 
 READER = 4242
 

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from bot.addresses import split_address
+from bot.ops.addresses import split_address
 
 TELEGRAM_API_URL = "https://api.telegram.org"
 SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")

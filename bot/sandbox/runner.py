@@ -23,15 +23,15 @@ from typing import Self, TextIO
 from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
-from bot.addresses import ANY_ADDRESSES, http_url, reachable_host
-from bot.app import NewsApp, build_application
-from bot.ingest import Stored, store_sources
-from bot.sandbox.fake_api import DEFAULT_TOKEN, FakeBotApi
-from bot.sandbox.newsroom import StoreNewsroom
+from bot.newsroom.ingest import Stored, store_sources
+from bot.newsroom.sources import load_sources
+from bot.ops.addresses import ANY_ADDRESSES, http_url, reachable_host
+from bot.sandbox.botapi.server import DEFAULT_TOKEN, FakeBotApi
+from bot.sandbox.panel import StoreNewsroom
 from bot.sandbox.web import Reader, WebChat
 from bot.settings import Settings
-from bot.source_loader import load_sources
-from bot.updates import allowed_updates
+from bot.telegram.app import NewsApp, build_application
+from bot.telegram.updates import allowed_updates
 from db import store
 from db.migrate import upgrade
 

@@ -24,10 +24,10 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from bot.addresses import http_url
-from bot.sandbox.fake_api import MAX_TEXT_LENGTH, FakeBotApi
-from bot.sandbox.state import BotMessage, Chat, ChatEvent, JsonDict
-from bot.sandbox.telegram_html import utf16_len
+from bot.ops.addresses import http_url
+from bot.sandbox.botapi.server import MAX_TEXT_LENGTH, FakeBotApi
+from bot.sandbox.botapi.state import BotMessage, Chat, ChatEvent, JsonDict
+from bot.sandbox.botapi.telegram_html import utf16_len
 
 __all__ = ["STATIC_DIR", "Newsroom", "Reader", "WebChat", "bot_message_json", "chat_history"]
 

@@ -15,11 +15,11 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.ingest import store_sources
+from bot.newsroom.ingest import store_sources
+from bot.newsroom.sources import load_sources
 from bot.sandbox.runner import READERS, Sandbox, SandboxOptions
 from bot.settings import Settings
-from bot.source_loader import load_sources
-from bot.texts import text
+from bot.telegram.texts import text
 from tests.texts import REPO, SAMPLES
 
 playwright_api = pytest.importorskip("playwright.async_api")

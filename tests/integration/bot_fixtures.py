@@ -12,12 +12,12 @@ from dataclasses import dataclass
 
 import pytest
 
-from bot.app import NewsApp, build_application
-from bot.ingest import Stored, store_sources
-from bot.sandbox.fake_api import FakeBotApi
-from bot.sandbox.state import BotMessage
+from bot.newsroom.ingest import Stored, store_sources
+from bot.newsroom.sources import load_sources
+from bot.sandbox.botapi.server import FakeBotApi
+from bot.sandbox.botapi.state import BotMessage
 from bot.settings import Settings
-from bot.source_loader import load_sources
+from bot.telegram.app import NewsApp, build_application
 from db.migrate import upgrade
 from tests.texts import SAMPLES
 

@@ -18,11 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram.ext import ExtBot
 from telegram.request import HTTPXRequest
 
-from bot.delivery import Deliverer
-from bot.ingest import store_sources
-from bot.pacing import Pace, Pacer
-from bot.sandbox.fake_api import FakeBotApi
-from bot.source_loader import load_sources
+from bot.delivery.deliverer import Deliverer
+from bot.delivery.pacing import Pace, Pacer
+from bot.newsroom.ingest import store_sources
+from bot.newsroom.sources import load_sources
+from bot.sandbox.botapi.server import FakeBotApi
 from db import broadcasts, store
 from db.models import DeliveryRow
 from db.session import unit_of_work

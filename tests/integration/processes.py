@@ -16,7 +16,7 @@ from pathlib import Path
 import aiohttp
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.sandbox.fake_api import FakeBotApi
+from bot.sandbox.botapi.server import FakeBotApi
 from db import broadcasts
 from db.session import unit_of_work
 from tests.integration.delivery_fixtures import DeliveryWorld

@@ -24,7 +24,7 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.callbacks import ReadSection
+from bot.telegram.callbacks import ReadSection
 from db import broadcasts
 from db.models import ArticleRow
 from db.session import create_engine, create_sessionmaker, unit_of_work

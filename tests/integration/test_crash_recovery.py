@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.app import DELIVERY_CONCURRENCY
-from bot.delivery import max_unrecorded_for
-from bot.sandbox.fake_api import FakeBotApi
+from bot.delivery.deliverer import max_unrecorded_for
+from bot.sandbox.botapi.server import FakeBotApi
+from bot.telegram.app import DELIVERY_CONCURRENCY
 from tests.integration.processes import (
     BotProcess,
     broadcast_status,

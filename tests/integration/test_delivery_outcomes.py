@@ -19,9 +19,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import delivery
-from bot.delivery import MAX_ATTEMPTS, Deliverer
-from bot.pacing import Pacer
+from bot.delivery import deliverer as delivery
+from bot.delivery.deliverer import MAX_ATTEMPTS, Deliverer
+from bot.delivery.pacing import Pacer
 from db import broadcasts
 from db.broadcasts import MAX_CLAIMS, Outcome
 from db.models import DeliveryRow
@@ -63,7 +63,7 @@ async def test_an_ok_answer_the_client_cannot_read_counts_as_sent_once(
     world.api.misanswer_next("sendMessage", len(readers), how=how)
     broadcast_id = await world.start_broadcast(article_id)
 
-    with caplog.at_level(logging.INFO, logger="bot.delivery"):
+    with caplog.at_level(logging.INFO, logger="bot.delivery.deliverer"):
         async with asyncio.timeout(DEADLINE):
             await world.deliver_all()
 
@@ -97,7 +97,7 @@ async def test_an_unexpected_exception_fails_that_delivery_and_the_others_go_on(
 
     monkeypatch.setattr(delivery, "story_card", broken_arabic_card)
     broadcast_id = await world.start_broadcast(article_id)
-    with caplog.at_level(logging.INFO, logger="bot.delivery"):
+    with caplog.at_level(logging.INFO, logger="bot.delivery.deliverer"):
         async with asyncio.timeout(DEADLINE):
             await world.deliver_all()
 
@@ -124,7 +124,7 @@ async def test_a_200_that_is_not_json_fails_that_delivery_without_a_retry(
     article_id = await world.add_article()
     world.api.misanswer_next("sendMessage", how="not_json", chat_id=3)
     broadcast_id = await world.start_broadcast(article_id)
-    with caplog.at_level(logging.INFO, logger="bot.delivery"):
+    with caplog.at_level(logging.INFO, logger="bot.delivery.deliverer"):
         async with asyncio.timeout(DEADLINE):
             await world.deliver_all()
 
@@ -180,7 +180,7 @@ async def test_a_round_that_fails_for_the_database_resends_nothing(
     broadcast_id = await world.start_broadcast(article_id)
     deliverer = world.deliverer
 
-    with caplog.at_level(logging.INFO, logger="bot.delivery"):
+    with caplog.at_level(logging.INFO, logger="bot.delivery.deliverer"):
         async with asyncio.timeout(DEADLINE):
             running = asyncio.create_task(deliverer.run(idle_interval=0.05))
             # Sends go on until max_unrecorded are waiting for their outcome to be written.
@@ -248,7 +248,7 @@ async def test_a_check_for_cancels_that_fails_does_not_fail_the_round(
     monkeypatch.setattr(delivery, "DATABASE_RETRY", 0.01)
     world.api.delay_next("sendMessage", 30, 0.01)
     broadcast_id = await world.start_broadcast(article_id)
-    with caplog.at_level(logging.INFO, logger="bot.delivery"):
+    with caplog.at_level(logging.INFO, logger="bot.delivery.deliverer"):
         async with asyncio.timeout(DEADLINE):
             while await broadcasts_status(world, broadcast_id) != "done":
                 await world.deliverer.deliver_available()
@@ -344,7 +344,7 @@ async def test_a_message_that_kills_every_deliverer_is_sent_at_most_max_claims_t
             bot=slow_bot, sessionmaker=world.sessionmaker, default_language="en", concurrency=4
         )
 
-    with caplog.at_level(logging.INFO, logger="bot.delivery"):
+    with caplog.at_level(logging.INFO, logger="bot.delivery.deliverer"):
         async with asyncio.timeout(DEADLINE):
             for start in range(1, MAX_CLAIMS + 2):
                 async with unit_of_work(world.sessionmaker) as session:

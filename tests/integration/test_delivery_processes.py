@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.sandbox.fake_api import FakeBotApi
+from bot.sandbox.botapi.server import FakeBotApi
 from db.broadcasts import MAX_CLAIMS
 from db.models import DeliveryRow
 from db.session import unit_of_work

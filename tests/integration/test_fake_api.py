@@ -41,7 +41,7 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.sandbox.fake_api import DEFAULT_TOKEN, FakeBotApi
+from bot.sandbox.botapi.server import DEFAULT_TOKEN, FakeBotApi
 
 TOKEN = DEFAULT_TOKEN
 USER = 1001

@@ -11,7 +11,7 @@ import pytest
 from telegram import Bot
 from telegram.error import NetworkError, TelegramError
 
-from bot.sandbox.fake_api import DEFAULT_TOKEN, FakeBotApi
+from bot.sandbox.botapi.server import DEFAULT_TOKEN, FakeBotApi
 
 USER = 1001
 OTHER = 1002

@@ -21,14 +21,14 @@ from pydantic import SecretStr
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-import bot.feeds
-import bot.ingest
-from bot.app import build_application
-from bot.feeds import MAX_PUSHES_PER_POLL, USER_AGENT, FeedPoller, backoff, redact
-from bot.fetch import PRIVATE_HINT, Fetcher
-from bot.ingest import MAX_SECTIONS, store_rendered, store_sources
-from bot.sandbox.fake_api import FakeBotApi
+import bot.newsroom.feeds
+import bot.newsroom.ingest
+from bot.newsroom.feeds import MAX_PUSHES_PER_POLL, USER_AGENT, FeedPoller, backoff, redact
+from bot.newsroom.fetch import PRIVATE_HINT, Fetcher
+from bot.newsroom.ingest import MAX_SECTIONS, store_rendered, store_sources
+from bot.sandbox.botapi.server import FakeBotApi
 from bot.settings import Settings
+from bot.telegram.app import build_application
 from content.feed_parser import FeedResult, parse_feed
 from content.sources import parse_source
 from content.split import split_article
@@ -457,7 +457,7 @@ async def test_a_feed_that_fails_backs_off_is_reported_once_per_streak_and_recov
     failures: Failures,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.INFO, logger="bot.feeds")
+    caplog.set_level(logging.INFO, logger="bot.newsroom.feeds")
     poller = make_poller(server.url)
     state = poller.states[0]
     good_body = server.body
@@ -582,7 +582,7 @@ async def test_validators_are_kept_only_once_the_entries_are_stored(
             raise RuntimeError("database went away")
         return await store_rendered(**kwargs)
 
-    monkeypatch.setattr(bot.feeds, "store_rendered", store_once_broken)
+    monkeypatch.setattr(bot.newsroom.feeds, "store_rendered", store_once_broken)
     poller = make_poller(server.url)
 
     assert await poller.poll_due() == []
@@ -708,7 +708,7 @@ async def test_an_entry_over_the_section_cap_is_skipped_with_a_line_and_the_rest
     )
     server.publish(BUSES, endless, MARKET, etag='"v2"')
 
-    with caplog.at_level(logging.WARNING, logger="bot.feeds"):
+    with caplog.at_level(logging.WARNING, logger="bot.newsroom.feeds"):
         pushed = await make_poller(server.url, target=100).poll_due()
 
     assert len(pushed) == 2
@@ -736,7 +736,7 @@ async def test_at_most_max_pushes_new_stories_are_pushed_per_poll_the_rest_store
     ]
     server.publish(*entries, etag='"v2"')
 
-    with caplog.at_level(logging.WARNING, logger="bot.feeds"):
+    with caplog.at_level(logging.WARNING, logger="bot.newsroom.feeds"):
         pushed = await make_poller(server.url).poll_due()
 
     assert await article_count(sessionmaker) == MAX_PUSHES_PER_POLL + 5
@@ -769,8 +769,8 @@ async def test_parsing_and_splitting_run_off_the_event_loop(
         threads["split"].add(threading.get_ident())
         return split_article(*args, **kwargs)
 
-    monkeypatch.setattr(bot.feeds, "parse_feed", recording_parse)
-    monkeypatch.setattr(bot.ingest, "split_article", recording_split)
+    monkeypatch.setattr(bot.newsroom.feeds, "parse_feed", recording_parse)
+    monkeypatch.setattr(bot.newsroom.ingest, "split_article", recording_split)
 
     assert len(await make_poller(server.url).poll_due()) == 3
     assert threads["parse"] and threads["split"]
@@ -793,7 +793,7 @@ async def test_a_local_file_feed_is_read_again_only_when_it_changes(
         parsed.append(len(data))
         return parse_feed(data)
 
-    monkeypatch.setattr(bot.feeds, "parse_feed", counting_parse)
+    monkeypatch.setattr(bot.newsroom.feeds, "parse_feed", counting_parse)
     path = tmp_path / "local.rss"
     path.write_bytes(rss(BUSES, MARKET))
     poller = make_poller(str(path))
@@ -845,7 +845,7 @@ async def test_the_running_bot_pushes_feed_entries_and_tells_operators_of_a_brok
 ) -> None:
     # The first run of the job may come before this process holds the delivery lock, and is
     # then skipped; a short interval keeps the test from waiting ten seconds for the next one.
-    monkeypatch.setattr("bot.app.JOB_INTERVAL", 0.2)
+    monkeypatch.setattr("bot.telegram.app.JOB_INTERVAL", 0.2)
     await asyncio.to_thread(upgrade, database_url)
     engine = create_engine(database_url)
     try:

@@ -11,8 +11,8 @@ from typing import ClassVar
 import pytest
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-import bot.fetch
-from bot.fetch import MAX_BYTES, PRIVATE_HINT, Fetcher, FetchError, refusal
+import bot.newsroom.fetch
+from bot.newsroom.fetch import MAX_BYTES, PRIVATE_HINT, Fetcher, FetchError, refusal
 from tests.integration.hostile_http import FEED, MIB, HostileServer, gzip_bomb, start
 
 
@@ -217,7 +217,7 @@ def name_server(monkeypatch: pytest.MonkeyPatch) -> type[NameServer]:
     """Made-up names for the fetcher's resolver, instead of the system's."""
     monkeypatch.setattr(NameServer, "names", {})
     monkeypatch.setattr(NameServer, "asked", [])
-    monkeypatch.setattr(bot.fetch, "DefaultResolver", NameServer)
+    monkeypatch.setattr(bot.newsroom.fetch, "DefaultResolver", NameServer)
     return NameServer
 
 
@@ -247,7 +247,7 @@ async def test_only_the_allowed_addresses_of_a_name_reach_the_connector(
     name_server: type[NameServer],
 ) -> None:
     name_server.names["mixed.example"] = ["127.0.0.1", "93.184.215.14", "10.0.0.7"]
-    resolver = bot.fetch._GuardedResolver(bot.fetch._Policy(False, frozenset()))
+    resolver = bot.newsroom.fetch._GuardedResolver(bot.newsroom.fetch._Policy(False, frozenset()))
     results = await resolver.resolve("mixed.example", 80)
     assert [result["host"] for result in results] == ["93.184.215.14"]
 

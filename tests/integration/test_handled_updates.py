@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.ingest import store_sources
-from bot.source_loader import load_sources
+from bot.newsroom.ingest import store_sources
+from bot.newsroom.sources import load_sources
 from db import broadcasts, updates
 from db.session import unit_of_work
 from tests.texts import SAMPLES

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.fetch import PRIVATE_HINT
-from bot.ingest import MAX_SECTIONS
+from bot.newsroom.fetch import PRIVATE_HINT
+from bot.newsroom.ingest import MAX_SECTIONS
 from tests.integration.hostile_http import HostileServer, Measured, measure_newsbot, start
 
 PEAK_MB = 300

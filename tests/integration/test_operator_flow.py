@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.callbacks import ReadSection
+from bot.telegram.callbacks import ReadSection
 from db import broadcasts
 from tests.integration.bot_fixtures import OPERATOR, BotHarness
 

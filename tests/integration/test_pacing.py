@@ -12,9 +12,9 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.delivery import Deliverer
-from bot.pacing import GROUP_LIMIT, GROUP_PERIOD, Pace, Pacer, SlidingWindow
-from bot.sandbox.fake_api import FakeBotApi
+from bot.delivery.deliverer import Deliverer
+from bot.delivery.pacing import GROUP_LIMIT, GROUP_PERIOD, Pace, Pacer, SlidingWindow
+from bot.sandbox.botapi.server import FakeBotApi
 from tests.integration.delivery_fixtures import DELIVERY_TOKEN, DeliveryWorld, make_bot
 
 RATE = 10

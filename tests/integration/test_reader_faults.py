@@ -9,10 +9,10 @@ import logging
 import pytest
 from sqlalchemy import update
 
-from bot.callbacks import ReadSection, SetLanguage, ToggleTopic, TopicsPage, topic_key
-from bot.ingest import store_sources
-from bot.sandbox.fake_api import NOT_MODIFIED
-from bot.sandbox.state import BotMessage
+from bot.newsroom.ingest import store_sources
+from bot.sandbox.botapi.server import NOT_MODIFIED
+from bot.sandbox.botapi.state import BotMessage
+from bot.telegram.callbacks import ReadSection, SetLanguage, ToggleTopic, TopicsPage, topic_key
 from content.article import Article, Block
 from content.sources import ParsedSource
 from db import store
@@ -178,7 +178,7 @@ def hostile_article(n: int, **fields: str) -> Article:
 async def test_cards_with_hostile_fields_reach_every_reader(
     world: DeliveryWorld, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="bot.ingest")
+    caplog.set_level(logging.WARNING, logger="bot.newsroom.ingest")
     readers = await world.add_readers(range(1, 13))
     articles = [
         hostile_article(1, byline="Correspondent " * 330, url="https://example.org/news/a story"),
@@ -215,7 +215,7 @@ async def test_cards_with_hostile_fields_reach_every_reader(
     assert byline.endswith("Correspondent…") and len(byline) <= 200
     assert cards[1].text.endswith("…") and len(cards[1].text.encode("utf-16-le")) <= 2 * 4096
     assert "<script>&</script>" in cards[2].text  # shown as text
-    warnings = [r.getMessage() for r in caplog.records if r.name == "bot.ingest"]
+    warnings = [r.getMessage() for r in caplog.records if r.name == "bot.newsroom.ingest"]
     assert len(warnings) == 3
     for article_id, line in zip(ids, warnings, strict=False):
         assert line.startswith(f"article {article_id} (")

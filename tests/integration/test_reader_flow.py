@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from bot.callbacks import ReadSection, ShowLatest, ToggleTopic, topic_key
-from bot.ingest import store_sources
-from bot.sandbox.state import BotMessage
+from bot.newsroom.ingest import store_sources
+from bot.sandbox.botapi.state import BotMessage
+from bot.telegram.callbacks import ReadSection, ShowLatest, ToggleTopic, topic_key
 from content.sources import ParsedSource
 from content.text_parser import parse_text
 from db import store

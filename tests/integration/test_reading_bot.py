@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.request import AiohttpRequest
-from bot.sandbox.fake_api import FakeBotApi
-from bot.updates import ReadingBot
+from bot.delivery.request import AiohttpRequest
+from bot.sandbox.botapi.server import FakeBotApi
+from bot.telegram.updates import ReadingBot
 
 USER = 1001
 
@@ -38,7 +38,7 @@ async def test_a_long_poll_waits_longer_than_the_read_timeout(
 async def test_unreadable_updates_are_skipped_logged_and_confirmed(
     fake_api: FakeBotApi, reading_bot: ReadingBot, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.ERROR, logger="bot.updates")
+    caplog.set_level(logging.ERROR, logger="bot.telegram.updates")
     first = fake_api.send_user_message(USER, "one")
     bad = fake_api.send_unreadable_update(USER)
     second = fake_api.send_user_message(USER, "two")

@@ -15,8 +15,8 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Time
 from telegram.request import RequestData
 from telegram.request._requestparameter import RequestParameter
 
-from bot.request import AiohttpRequest
-from bot.sandbox.fake_api import FakeBotApi
+from bot.delivery.request import AiohttpRequest
+from bot.sandbox.botapi.server import FakeBotApi
 from tests.integration.bot_fixtures import TOKEN
 
 USER = 1001

@@ -24,7 +24,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
-from bot.sandbox.fake_api import DEFAULT_TOKEN
+from bot.sandbox.botapi.server import DEFAULT_TOKEN
 from tests.texts import REPO, SAMPLES
 
 STARTUP = 60.0  # seconds: migrations and the samples' HTML parsing on a slow machine

@@ -15,11 +15,11 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.sandbox.fake_api import DEFAULT_TOKEN, FakeBotApi
+from bot.sandbox.botapi.server import DEFAULT_TOKEN, FakeBotApi
 from bot.sandbox.runner import DEFAULT_OPERATOR, READERS, Sandbox, SandboxOptions
 from bot.sandbox.web import Reader, WebChat
 from bot.settings import Settings
-from bot.texts import text
+from bot.telegram.texts import text
 from tests.texts import SAMPLES
 
 ARABIC, ENGLISH = READERS[0], READERS[1]

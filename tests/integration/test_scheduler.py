@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.scheduler import BroadcastScheduler, plan
+from bot.delivery.scheduler import BroadcastScheduler, plan
 from db import broadcasts
 from db.lock import delivery_lock
 from db.models import BroadcastRow

@@ -17,8 +17,8 @@ import aiohttp
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.runner import SHUTDOWN_BUDGET
-from bot.sandbox.fake_api import FakeBotApi
+from bot.ops.runner import SHUTDOWN_BUDGET
+from bot.sandbox.botapi.server import FakeBotApi
 from db import broadcasts
 from db.session import unit_of_work
 from tests.integration.processes import (

@@ -15,7 +15,7 @@ import pytest
 from telegram import Update
 from telegram.ext import BaseHandler, CommandHandler, MessageHandler
 
-from bot.app import NewsApp
+from bot.telegram.app import NewsApp
 from db import broadcasts, store
 from tests.integration.bot_fixtures import OPERATOR, BotHarness
 

@@ -16,8 +16,8 @@ import aiohttp
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.runner import serve
-from bot.sandbox.fake_api import FakeBotApi
+from bot.ops.runner import serve
+from bot.sandbox.botapi.server import FakeBotApi
 from bot.settings import Settings
 from db import broadcasts
 from db.migrate import upgrade

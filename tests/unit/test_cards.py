@@ -10,7 +10,17 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from telegram import InlineKeyboardMarkup
 
-from bot.callbacks import (
+from bot.newsroom.ids import MAX_ID, meant_as_id, parse_id
+from bot.sandbox.botapi.server import (
+    MAX_INLINE_BUTTONS,
+    MAX_REPLY_MARKUP_BYTES,
+    ApiError,
+    check_reply_markup,
+    formatted_text,
+    is_button_url,
+)
+from bot.sandbox.botapi.telegram_html import utf16_len
+from bot.telegram.callbacks import (
     MAX_CALLBACK_BYTES,
     OpenStory,
     ReadSection,
@@ -18,8 +28,7 @@ from bot.callbacks import (
     TopicsPage,
     parse_callback,
 )
-from bot.ids import MAX_ID, meant_as_id, parse_id
-from bot.messages import (
+from bot.telegram.messages import (
     ECHO_LIMIT,
     TOPICS_PER_PAGE,
     button_url,
@@ -30,16 +39,7 @@ from bot.messages import (
     story_card,
     topics_keyboard,
 )
-from bot.sandbox.fake_api import (
-    MAX_INLINE_BUTTONS,
-    MAX_REPLY_MARKUP_BYTES,
-    ApiError,
-    check_reply_markup,
-    formatted_text,
-    is_button_url,
-)
-from bot.sandbox.telegram_html import utf16_len
-from bot.texts import _TEXTS, LANGUAGES
+from bot.telegram.texts import _TEXTS, LANGUAGES
 from db.models import ArticleRow
 
 # Pieces that make cards hard: both scripts, markup characters, emoji sequences, controls.

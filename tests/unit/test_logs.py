@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot import logs
+from bot.ops import logs
 from bot.settings import Settings
 
 TOKEN = "555000111:AAE-very-secret_part"

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-import bot.ingest
-from bot.ingest import MAX_SECTIONS, TooManySections, render
+import bot.newsroom.ingest
+from bot.newsroom.ingest import MAX_SECTIONS, TooManySections, render
 from content.article import Article, Block
 from content.split import split_article
 
@@ -42,7 +42,7 @@ def test_a_body_far_over_the_cap_is_refused_without_splitting(
     def no_split(*args: object, **kwargs: object) -> object:
         raise AssertionError("split a body that cannot fit")
 
-    monkeypatch.setattr(bot.ingest, "split_article", no_split)
+    monkeypatch.setattr(bot.newsroom.ingest, "split_article", no_split)
     huge = article(12_000, words=200)  # 14 MB of text
 
     started = time.monotonic()
@@ -54,6 +54,6 @@ def test_a_body_far_over_the_cap_is_refused_without_splitting(
 def test_the_estimate_never_refuses_what_the_split_would_keep() -> None:
     # Just under the cap by the split, with sections as full as the cap allows.
     full = article(MAX_SECTIONS, words=650)  # 3,900 characters: one section each at target 4096
-    sections = split_article(full, target=4096, cap=bot.ingest.SECTION_CAP)
+    sections = split_article(full, target=4096, cap=bot.newsroom.ingest.SECTION_CAP)
     assert len(sections) == MAX_SECTIONS
     assert len(render(full, target=4096)[0]) == MAX_SECTIONS

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bot.sandbox.telegram_html import (
+from bot.sandbox.botapi.telegram_html import (
     Entity,
     EntityParseError,
     normalize,

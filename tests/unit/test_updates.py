@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from telegram.ext import PollAnswerHandler
 
-from bot.app import NewsApp, build_application
 from bot.settings import Settings
-from bot.updates import allowed_updates
+from bot.telegram.app import NewsApp, build_application
+from bot.telegram.updates import allowed_updates
 
 
 @pytest.fixture

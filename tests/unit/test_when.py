@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.when import _MESSAGES, WhenError, parse_when
+from bot.newsroom.when import _MESSAGES, WhenError, parse_when
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)  # a Monday; no zone used here changes clocks soon
 RIYADH = "Asia/Riyadh"  # UTC+3 all year

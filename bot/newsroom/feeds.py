@@ -17,13 +17,13 @@ A failing feed (network error, HTTP >= 400, not a feed, no readable entry) backs
 exponentially up to an hour; operators are told once per streak of failures, the log every time.
 URLs are logged without their query and credentials, since feed URLs often carry keys.
 
-Bounds: URLs are fetched by `bot.fetch` (20 MiB decoded, one deadline, checked redirects and
-addresses), and its refusals are feed failures like any other. Parsing and splitting run in a
-worker thread, so a feed with a huge entry does not stall the bot. An entry that would take
-more than MAX_SECTIONS sections is skipped with a log line; at most `max_pushes` new stories
-of one poll are pushed (the first in the feed's order, where publishers put the newest), the
-rest are stored unpushed with a log line, so a feed that suddenly lists hundreds of new entries
-cannot flood every reader.
+Bounds: URLs are fetched by `bot.newsroom.fetch` (20 MiB decoded, one deadline, checked redirects
+and addresses), and its refusals are feed failures like any other. Parsing and splitting run in a
+worker thread, so a feed with a huge entry does not stall the bot. An entry that would take more
+than MAX_SECTIONS sections is skipped with a log line; at most `max_pushes` new stories of one poll
+are pushed (the first in the feed's order, where publishers put the newest), the rest are stored
+unpushed with a log line, so a feed that suddenly lists hundreds of new entries cannot flood every
+reader.
 """
 
 from __future__ import annotations
@@ -40,9 +40,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import fetch
-from bot.fetch import Fetcher, FetchError
-from bot.ingest import Rendered, TooManySections, prepare, store_rendered
+from bot.newsroom import fetch
+from bot.newsroom.fetch import Fetcher, FetchError
+from bot.newsroom.ingest import Rendered, TooManySections, prepare, store_rendered
 from content.article import Article
 from content.errors import ContentError
 from content.feed_parser import FeedResult, parse_feed
@@ -50,7 +50,7 @@ from db import broadcasts, store
 from db.session import unit_of_work
 
 if TYPE_CHECKING:
-    from bot.context import Context
+    from bot.telegram.context import Context
 
 log = logging.getLogger(__name__)
 

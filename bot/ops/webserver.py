@@ -16,15 +16,15 @@ from aiohttp import web
 from sqlalchemy import text
 from telegram import Update
 
-from bot import logs
-from bot.addresses import split_address
-from bot.metrics import CONTENT_TYPE, Metrics
-from bot.updates import log_unreadable
+from bot.ops import logs
+from bot.ops.addresses import split_address
+from bot.ops.metrics import CONTENT_TYPE, Metrics
+from bot.telegram.updates import log_unreadable
 from db import broadcasts
 from db.session import READ_ONLY, unit_of_work
 
 if TYPE_CHECKING:
-    from bot.app import NewsApp
+    from bot.telegram.app import NewsApp
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from bot.sandbox.telegram_html import Entity
+from bot.sandbox.botapi.telegram_html import Entity
 
 JsonDict = dict[str, Any]
 

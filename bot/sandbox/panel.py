@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.sandbox.state import JsonDict
+from bot.sandbox.botapi.state import JsonDict
 from db import broadcasts, store
 from db.broadcasts import Progress
 from db.models import ArticleRow

@@ -11,14 +11,14 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from telegram.ext import CallbackContext, ContextTypes, ExtBot
 
-from bot.pacing import Pace
+from bot.delivery.pacing import Pace
 from bot.settings import Settings
 from db.session import unit_of_work
 
 if TYPE_CHECKING:
-    from bot.feeds import FeedPoller
-    from bot.metrics import Metrics
-    from bot.scheduler import BroadcastScheduler
+    from bot.delivery.scheduler import BroadcastScheduler
+    from bot.newsroom.feeds import FeedPoller
+    from bot.ops.metrics import Metrics
 
 
 def utcnow() -> datetime:

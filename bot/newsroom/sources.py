@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Iterable
 from pathlib import Path
 
-from bot import fetch
+from bot.newsroom import fetch
 from content.errors import ContentError
 from content.sources import ParsedSource, parse_source
 
@@ -19,7 +19,7 @@ def load_sources(
 ) -> list[ParsedSource]:
     """Parse every source; the first bad one raises ContentError naming it, so none is stored.
 
-    URLs are fetched with `bot.fetch` (its own event loop: call this from a thread, not a
+    URLs are fetched with `bot.newsroom.fetch` (its own event loop: call this from a thread, not a
     coroutine); `fetch_private` and `fetch_deadline` are NEWSBOT_FETCH_PRIVATE and _TIMEOUT.
     """
     parsed: list[ParsedSource] = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from telegram import BotCommand
 
-from bot.texts import text
+from bot.telegram.texts import text
 
 _READER_COMMANDS = (
     ("latest", "menu_latest"),

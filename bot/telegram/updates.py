@@ -38,8 +38,8 @@ from telegram.ext import (
     filters,
 )
 
-from bot.context import Context
-from bot.pacing import Pace
+from bot.delivery.pacing import Pace
+from bot.telegram.context import Context
 from db import updates
 
 log = logging.getLogger(__name__)

@@ -12,19 +12,19 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import Application, ApplicationBuilder, Defaults
 
-from bot import updates
-from bot.context import CONTEXT_TYPES, BotData, Context
-from bot.delivery import Deliverer, max_unrecorded_for
-from bot.feeds import JOB_FIRST, JOB_INTERVAL, FeedPoller, poll_job
-from bot.handlers import membership, operator, reader
-from bot.menu import menu_commands
-from bot.metrics import MeasuredUpdates, Metrics
-from bot.pacing import Pacer
-from bot.request import AiohttpRequest
-from bot.scheduler import TICK_INTERVAL, BroadcastScheduler
+from bot.delivery.deliverer import Deliverer, max_unrecorded_for
+from bot.delivery.pacing import Pacer
+from bot.delivery.request import AiohttpRequest
+from bot.delivery.scheduler import TICK_INTERVAL, BroadcastScheduler
+from bot.newsroom.feeds import JOB_FIRST, JOB_INTERVAL, FeedPoller, poll_job
+from bot.ops.metrics import MeasuredUpdates, Metrics
 from bot.settings import Settings
-from bot.texts import LANGUAGES, choose_language, text
-from bot.updates import ReadingBot
+from bot.telegram import updates
+from bot.telegram.context import CONTEXT_TYPES, BotData, Context
+from bot.telegram.handlers import membership, operator, reader
+from bot.telegram.menu import menu_commands
+from bot.telegram.texts import LANGUAGES, choose_language, text
+from bot.telegram.updates import ReadingBot
 from db import store
 from db.lock import delivery_lock
 from db.models import BroadcastRow

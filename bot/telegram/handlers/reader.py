@@ -15,7 +15,8 @@ from telegram import BotCommandScopeChat, CallbackQuery, Update
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from bot.callbacks import (
+from bot.newsroom.ids import meant_as_id, parse_id
+from bot.telegram.callbacks import (
     Callback,
     OpenStory,
     ReadSection,
@@ -26,11 +27,10 @@ from bot.callbacks import (
     parse_callback,
     topic_key,
 )
-from bot.context import Context
-from bot.handlers.common import enter, send
-from bot.ids import meant_as_id, parse_id
-from bot.menu import menu_commands
-from bot.messages import (
+from bot.telegram.context import Context
+from bot.telegram.handlers.common import enter, send
+from bot.telegram.menu import menu_commands
+from bot.telegram.messages import (
     ALL_TOPICS,
     ECHO_LIMIT,
     Message,
@@ -42,8 +42,8 @@ from bot.messages import (
     story_card,
     topics_keyboard,
 )
-from bot.texts import text
-from bot.updates import FOR_THIS_BOT, NEW_MESSAGE
+from bot.telegram.texts import text
+from bot.telegram.updates import FOR_THIS_BOT, NEW_MESSAGE
 from content.summary import shorten
 from db import store
 

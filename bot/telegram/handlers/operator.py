@@ -16,13 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 from telegram.ext import Application, CommandHandler
 
-from bot.context import Context
-from bot.handlers.common import enter
-from bot.ids import meant_as_id, parse_id
-from bot.messages import ECHO_LIMIT, one_line
-from bot.texts import text
-from bot.updates import NEW_MESSAGE
-from bot.when import WhenError, parse_when
+from bot.newsroom.ids import meant_as_id, parse_id
+from bot.newsroom.when import WhenError, parse_when
+from bot.telegram.context import Context
+from bot.telegram.handlers.common import enter
+from bot.telegram.messages import ECHO_LIMIT, one_line
+from bot.telegram.texts import text
+from bot.telegram.updates import NEW_MESSAGE
 from content.summary import shorten
 from db import broadcasts, updates
 from db.broadcasts import Progress, UnknownArticle

@@ -26,8 +26,8 @@ from typing import Any, Self, TypeVar
 
 from aiohttp import web
 
-from bot.addresses import http_url
-from bot.sandbox.state import (
+from bot.ops.addresses import http_url
+from bot.sandbox.botapi.state import (
     BotMessage,
     CallbackAnswer,
     CallbackQuery,
@@ -39,7 +39,7 @@ from bot.sandbox.state import (
     UpdateQueue,
     Webhook,
 )
-from bot.sandbox.telegram_html import (
+from bot.sandbox.botapi.telegram_html import (
     Entity,
     EntityParseError,
     FormattedText,

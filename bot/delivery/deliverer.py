@@ -38,10 +38,11 @@ from telegram.error import (
 )
 from telegram.ext import ExtBot
 
-from bot import answers, logs
-from bot.messages import story_card
-from bot.pacing import Pace
-from bot.texts import choose_language
+from bot.delivery import answers
+from bot.delivery.pacing import Pace
+from bot.ops import logs
+from bot.telegram.messages import story_card
+from bot.telegram.texts import choose_language
 from db import broadcasts, store
 from db.broadcasts import Claim, Outcome
 from db.models import ArticleRow, BroadcastRow

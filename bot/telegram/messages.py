@@ -10,7 +10,7 @@ from urllib.parse import quote, urlsplit
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.callbacks import (
+from bot.telegram.callbacks import (
     OpenStory,
     ReadSection,
     SetLanguage,
@@ -19,7 +19,7 @@ from bot.callbacks import (
     TopicsPage,
     topic_key,
 )
-from bot.texts import text
+from bot.telegram.texts import text
 from content.article import utf16_length
 from content.split import MAX_SECTION_UTF16
 from content.summary import shorten

@@ -18,7 +18,7 @@ from prometheus_client.registry import Collector
 from telegram import Update
 from telegram.ext import SimpleUpdateProcessor
 
-from bot import logs
+from bot.ops import logs
 from db.broadcasts import Outcome
 from db.models import DELIVERY_STATUSES
 

@@ -13,11 +13,11 @@ import logging
 import signal
 import time
 
-from bot import logs
-from bot.app import NewsApp, build_application
+from bot.ops import logs
+from bot.ops.webserver import WebServer
 from bot.settings import Settings
-from bot.updates import allowed_updates
-from bot.webserver import WebServer
+from bot.telegram.app import NewsApp, build_application
+from bot.telegram.updates import allowed_updates
 from db import broadcasts
 from db.session import unit_of_work
 

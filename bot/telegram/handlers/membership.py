@@ -10,7 +10,7 @@ from typing import Any
 from telegram import ChatMember, ChatMemberRestricted, Update
 from telegram.ext import Application, ChatMemberHandler
 
-from bot.context import Context
+from bot.telegram.context import Context
 from db import store
 
 log = logging.getLogger(__name__)

@@ -19,8 +19,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram.ext import JobQueue
 
-from bot import logs
-from bot.delivery import Deliverer
+from bot.delivery.deliverer import Deliverer
+from bot.ops import logs
 from db import broadcasts
 from db.lock import DeliveryLock
 from db.models import BroadcastRow

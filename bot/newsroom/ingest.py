@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.messages import SECTION_CAP, button_url
+from bot.telegram.messages import SECTION_CAP, button_url
 from content.article import Article, Section
 from content.assemble import normalize_topic
 from content.errors import ContentError

@@ -23,7 +23,7 @@ from typing import Any
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
 
-from bot import answers
+from bot.delivery import answers
 
 log = logging.getLogger(__name__)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 
-from bot.context import Context
-from bot.messages import Message
-from bot.texts import choose_language
+from bot.telegram.context import Context
+from bot.telegram.messages import Message
+from bot.telegram.texts import choose_language
 from db import store
 
 

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.ids import parse_id
+from bot.newsroom.ids import parse_id
 
 MAX_CALLBACK_BYTES = 64
 

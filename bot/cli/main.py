@@ -20,14 +20,14 @@ from rich.progress import Progress as RichProgress
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.addresses import http_url, reachable_host, split_address
-from bot.ids import MAX_ID, parse_id
-from bot.ingest import prepare_sources, render, store_rendered
-from bot.logs import redact, register_secrets
-from bot.preview import preview_dict, render_preview
+from bot.newsroom.ids import MAX_ID, parse_id
+from bot.newsroom.ingest import prepare_sources, render, store_rendered
+from bot.newsroom.preview import preview_dict, render_preview
+from bot.newsroom.sources import load_sources
+from bot.newsroom.when import WhenError, parse_when
+from bot.ops.addresses import http_url, reachable_host, split_address
+from bot.ops.logs import redact, register_secrets
 from bot.settings import Settings
-from bot.source_loader import load_sources
-from bot.when import WhenError, parse_when
 from content.errors import ContentError
 from db import broadcasts, store
 from db.broadcasts import Progress
@@ -475,8 +475,8 @@ def db_upgrade() -> None:
 @app.command()
 def run() -> None:
     """Run the bot: updates by polling (or webhook when NEWSBOT_WEBHOOK_URL is set)."""
-    from bot.logs import configure_logging
-    from bot.runner import serve
+    from bot.ops.logs import configure_logging
+    from bot.ops.runner import serve
 
     def start() -> None:
         settings = Settings()
@@ -534,7 +534,7 @@ def sandbox(
     ] = None,
 ) -> None:
     """Run the bot against a local Telegram lookalike with a web chat: no token, no network."""
-    from bot.logs import configure_logging
+    from bot.ops.logs import configure_logging
     from bot.sandbox.runner import ListenError, SandboxOptions, find_samples, run_sandbox
 
     def start() -> None:

@@ -1,1 +1,0 @@
-"""Update handlers; each module exposes `register(app)`, called in order by bot.app."""

@@ -1,0 +1,1 @@
+"""The conversation: application wiring, handlers, buttons, message builders and texts."""

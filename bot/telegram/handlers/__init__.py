@@ -1,0 +1,1 @@
+"""Update handlers; each module exposes `register(app)`, called in order by bot.telegram.app."""
