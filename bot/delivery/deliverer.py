@@ -124,6 +124,7 @@ class Deliverer:
         # a sender. Both are settled before the next claim (see _settle).
         self._unwritten: list[Outcome] = []
         self._unsent: dict[tuple[int, int], Claim] = {}
+        self._settling = asyncio.Lock()
         self._stories: dict[int, _Story] = {}
         self._open: set[int] = set()  # running broadcasts, as of the last claim
         self._wake = asyncio.Event()
@@ -185,14 +186,17 @@ class Deliverer:
         Only claims that never reached a sender are requeued, and only after the outcomes are
         written (in the same transaction): a message that left is never sent again from here.
         """
-        outcomes = list(self._unwritten)
-        unsent = list(self._unsent)
-        async with unit_of_work(self.sessionmaker) as session:
-            await broadcasts.record_outcomes(session=session, outcomes=outcomes)
-            requeued = await broadcasts.requeue_deliveries(session=session, keys=unsent)
-        del self._unwritten[: len(outcomes)]
-        for key in unsent:
-            self._unsent.pop(key, None)
+        async with self._settling:  # two rounds starting together settle once
+            outcomes = list(self._unwritten)
+            unsent = list(self._unsent)
+            if not outcomes and not unsent:
+                return
+            async with unit_of_work(self.sessionmaker) as session:
+                await broadcasts.record_outcomes(session=session, outcomes=outcomes)
+                requeued = await broadcasts.requeue_deliveries(session=session, keys=unsent)
+            del self._unwritten[: len(outcomes)]
+            for key in unsent:
+                self._unsent.pop(key, None)
         log.info(
             "settled a failed round: %d outcomes written, %d requeued", len(outcomes), requeued
         )
@@ -205,7 +209,9 @@ class Deliverer:
         # Bounded: the claimer stays about one batch ahead of the senders, so a cancel is
         # noticed quickly and little is claimed-but-unsent at any time.
         queue: asyncio.Queue[_Job] = asyncio.Queue(maxsize=self.batch_size)
-        pending = self._unwritten  # outcomes not yet written, oldest first
+        # This round's own: rounds may overlap (a caller besides run), each claims other rows.
+        pending: list[Outcome] = []  # outcomes not yet written, oldest first
+        unsent: dict[tuple[int, int], Claim] = {}  # claimed, not yet taken by a sender
         recorded = 0
         failure: BaseException | None = None  # the first; once set, nothing more is sent
         recording_failed = False
@@ -223,6 +229,7 @@ class Deliverer:
                     if not claimed:
                         return
                     for job in jobs:
+                        unsent[job.claim.key] = job.claim
                         await queue.put(job)
             except Exception as error:
                 failure = failure or error
@@ -235,12 +242,12 @@ class Deliverer:
                     if failure is None:
                         await unrecorded.acquire()
                         if failure is None:
-                            self._unsent.pop(job.claim.key, None)
+                            unsent.pop(job.claim.key, None)
                             pending.append(await self._deliver(job))
                             have_outcomes.set()
                         else:
                             unrecorded.release()
-                    # Otherwise the claim stays in _unsent: settled with the round's failure.
+                    # Otherwise the claim stays unsent: settled after the round's failure.
                 finally:
                     queue.task_done()
 
@@ -276,16 +283,21 @@ class Deliverer:
                     checked = time.monotonic()
                     await self._look_for_cancels()
 
-        async with asyncio.TaskGroup() as group:
-            workers = [group.create_task(sender()) for _ in range(self.concurrency)]
-            group.create_task(recorder())
-            await claimer()
-            # Every claimed job has been sent, or left unsent after a failure.
-            await queue.join()
-            for worker in workers:
-                worker.cancel()
-            senders_done.set()
-            have_outcomes.set()
+        try:
+            async with asyncio.TaskGroup() as group:
+                workers = [group.create_task(sender()) for _ in range(self.concurrency)]
+                group.create_task(recorder())
+                await claimer()
+                # Every claimed job has been sent, or left unsent after a failure.
+                await queue.join()
+                for worker in workers:
+                    worker.cancel()
+                senders_done.set()
+                have_outcomes.set()
+        finally:
+            # What the round could not finish waits for the next one (empty when it succeeded).
+            self._unwritten.extend(pending)
+            self._unsent.update(unsent)
         if failure is not None:
             raise failure
         done = await self._persist(self._finish)
@@ -351,7 +363,6 @@ class Deliverer:
             active, chosen, telegram_language = chats.get(claim.chat_id, (True, None, None))
             language = choose_language(chosen, telegram_language, self.default_language)
             jobs.append(_Job(claim, active, language))
-            self._unsent[claim.key] = claim
         return jobs
 
     async def _load_story(self, session: AsyncSession, broadcast_id: int) -> None:

@@ -366,3 +366,19 @@ async def test_a_message_that_kills_every_deliverer_is_sent_at_most_max_claims_t
     assert len(lines(caplog, "times without an outcome: failed")) == 1
     # Each claim after an unknown outcome says so, once.
     assert len(lines(caplog, "claimed again after")) == MAX_CLAIMS - 1
+
+
+async def test_rounds_that_overlap_on_one_deliverer_each_finish_and_send_once(
+    world: DeliveryWorld,
+) -> None:
+    # run() in the background and a direct call (the scheduler's tests do both): each round
+    # claims other rows, and keeps its own outcomes and slots.
+    readers = await world.add_readers(range(1, 61))
+    article_id = await world.add_article()
+    world.api.delay_next("sendMessage", 60, 0.02)
+    broadcast_id = await world.start_broadcast(article_id)
+    async with asyncio.timeout(DEADLINE):
+        await asyncio.gather(*(world.deliverer.deliver_available() for _ in range(3)))
+        await world.deliver_all()
+    assert world.copies() == {chat_id: 1 for chat_id in readers}
+    assert {row.status for row in (await rows(world, broadcast_id)).values()} == {"sent"}
