@@ -50,7 +50,6 @@ from db.session import unit_of_work
 
 log = logging.getLogger(__name__)
 
-USER_AGENT = fetch.USER_AGENT
 MAX_SOURCE_BYTES = fetch.MAX_BYTES  # also for feeds read from files
 MAX_PUSHES_PER_POLL = 20
 MAX_BACKOFF = timedelta(hours=1)

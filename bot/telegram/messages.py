@@ -23,14 +23,13 @@ from bot.telegram.texts import text
 from content.article import utf16_length
 from content.split import MAX_SECTION_UTF16
 from content.summary import shorten
-from db.models import ArticleRow, SectionRow
+from db.models import ALL_TOPICS, ArticleRow, SectionRow
 
 MAX_TEXT_UTF16 = MAX_SECTION_UTF16  # Telegram's limit on a message's visible text
 TITLE_LIMIT = 300  # UTF-16 units of a card's title
 BYLINE_LIMIT = 200  # UTF-16 units of a card's byline
 LATEST_BUTTON_LIMIT = 60
 ECHO_LIMIT = 64  # characters of a reader's own words quoted back to them
-ALL_TOPICS = "*"
 # Telegram refuses an inline keyboard of more than 100 buttons or 10 KB; a page of topics stays
 # far below both whatever the topic names are (see topics_keyboard).
 MAX_BUTTONS = 100

@@ -399,8 +399,8 @@ async def test_blocked_and_active_again(sessionmaker: Sessionmaker) -> None:
     await add_chat(sessionmaker, 5, topics=(None,))
     async with unit_of_work(sessionmaker) as session:
         assert await store.count_subscribers(session=session) == 1
-        assert await store.mark_chat_blocked(session=session, chat_id=5)
-        assert not await store.mark_chat_blocked(session=session, chat_id=6)
+        assert await store.mark_chats_blocked(session=session, chat_ids={5})
+        assert not await store.mark_chats_blocked(session=session, chat_ids={6})
     async with unit_of_work(sessionmaker) as session:
         chat = await store.get_chat(session=session, chat_id=5)
         assert chat is not None
@@ -409,7 +409,7 @@ async def test_blocked_and_active_again(sessionmaker: Sessionmaker) -> None:
         blocked_at = chat.blocked_at
         assert await store.count_subscribers(session=session) == 0
     async with unit_of_work(sessionmaker) as session:
-        assert await store.mark_chat_blocked(session=session, chat_id=5)
+        assert await store.mark_chats_blocked(session=session, chat_ids={5})
         chat = await store.get_chat(session=session, chat_id=5)
         assert chat is not None
         assert chat.blocked_at == blocked_at
@@ -519,7 +519,7 @@ async def test_count_subscribers(sessionmaker: Sessionmaker) -> None:
     await add_chat(sessionmaker, 5, topics=("weather",))
     await add_chat(sessionmaker, 6)
     async with unit_of_work(sessionmaker) as session:
-        await store.mark_chat_blocked(session=session, chat_id=5)
+        await store.mark_chats_blocked(session=session, chat_ids={5})
         assert await store.count_subscribers(session=session, topic="Weather") == 3
         assert await store.count_subscribers(session=session, topic="sport") == 3
         assert await store.count_subscribers(session=session, topic="culture") == 2
