@@ -224,14 +224,6 @@ async def known_topics(*, session: AsyncSession) -> list[str]:
     return sorted(rows)
 
 
-async def delete_article(*, session: AsyncSession, article_id: int) -> bool:
-    """Delete an article with its topics, sections and readings; return whether it existed."""
-    deleted = await session.scalar(
-        delete(ArticleRow).where(ArticleRow.id == article_id).returning(ArticleRow.id)
-    )
-    return deleted is not None
-
-
 # Chats
 
 
@@ -460,9 +452,3 @@ async def current_reading(*, session: AsyncSession, chat_id: int) -> ReadingRow 
         ),
     )
     return await session.scalar(stmt.where(ChatRow.chat_id == chat_id))
-
-
-async def count_readers(*, session: AsyncSession, article_id: int) -> int:
-    """Count the chats that opened an article beyond its summary."""
-    stmt = select(func.count()).select_from(ReadingRow).where(ReadingRow.article_id == article_id)
-    return (await session.execute(stmt)).scalar_one()

@@ -14,6 +14,7 @@ from content.article import Article, Block, Section
 from db import store
 from db.models import ArticleRow, ArticleTopicRow, ChatRow, ReadingRow, SectionRow
 from db.session import unit_of_work
+from tests.integration import store_helpers
 
 pytest_plugins = ["tests.integration.db_fixtures"]
 
@@ -329,8 +330,8 @@ async def test_delete_article_cascades(sessionmaker: Sessionmaker) -> None:
             session=session, chat_id=7, article_id=article_id, section_index=1
         )
     async with unit_of_work(sessionmaker) as session:
-        assert await store.delete_article(session=session, article_id=article_id)
-        assert not await store.delete_article(session=session, article_id=article_id)
+        assert await store_helpers.delete_article(session=session, article_id=article_id)
+        assert not await store_helpers.delete_article(session=session, article_id=article_id)
     for model in (ArticleRow, ArticleTopicRow, SectionRow, ReadingRow):
         assert await count(sessionmaker, model) == 0, model
     async with unit_of_work(sessionmaker) as session:
@@ -468,7 +469,7 @@ async def test_migrate_chat_moves_everything(sessionmaker: Sessionmaker) -> None
         reading = await store.current_reading(session=session, chat_id=new)
         assert reading is not None
         assert (reading.article_id, reading.section_index) == (arabic_id, 1)
-        assert await store.count_readers(session=session, article_id=rain_id) == 1
+        assert await store_helpers.count_readers(session=session, article_id=rain_id) == 1
     assert await count(sessionmaker, ChatRow) == 1
     assert await count(sessionmaker, ReadingRow) == 2
 
@@ -565,9 +566,9 @@ async def test_readings(sessionmaker: Sessionmaker) -> None:
         reading = await store.current_reading(session=session, chat_id=10)
         assert reading is not None
         assert reading.article_id == arabic_id
-        assert await store.count_readers(session=session, article_id=rain_id) == 2
-        assert await store.count_readers(session=session, article_id=arabic_id) == 1
-        assert await store.count_readers(session=session, article_id=arabic_id + 100) == 0
+        assert await store_helpers.count_readers(session=session, article_id=rain_id) == 2
+        assert await store_helpers.count_readers(session=session, article_id=arabic_id) == 1
+        assert await store_helpers.count_readers(session=session, article_id=arabic_id + 100) == 0
 
 
 # Unit of work
