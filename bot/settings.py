@@ -50,7 +50,6 @@ class Settings(BaseSettings):
     # addresses may be fetched, and how many seconds one source may take, redirects included.
     fetch_private: bool = False
     fetch_timeout: float = Field(default=30.0, gt=0, le=3600)
-    test_database_url: str | None = None
 
     @field_validator("operators", mode="before")
     @classmethod

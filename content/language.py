@@ -10,8 +10,3 @@ def detect_language(text: str) -> str:
     """Return "ar" when Arabic letters outnumber Latin ones, else "en"."""
     sample = text[:20000]
     return "ar" if len(_ARABIC.findall(sample)) > len(_LATIN.findall(sample)) else "en"
-
-
-def is_rtl(language: str) -> bool:
-    """Whether a language is written right to left."""
-    return language in {"ar", "fa", "he", "ur"}

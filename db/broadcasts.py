@@ -48,7 +48,7 @@ from db.models import (
     ReadingRow,
     SubscriptionRow,
 )
-from db.store import dialect_insert, utcnow
+from db.store import dialect_insert, mark_chats_blocked, utcnow
 
 OPEN_BROADCAST_STATUSES = ("scheduled", "running")
 UNFINISHED_DELIVERY_STATUSES = ("queued", "sending")
@@ -437,17 +437,6 @@ async def chat_languages(
         )
     )
     return {row.chat_id: (row.active, row.language, row.telegram_language) for row in rows}
-
-
-async def mark_chats_blocked(*, session: AsyncSession, chat_ids: Collection[int]) -> None:
-    """Mark chats unreachable (blocked the bot, removed it, or gone)."""
-    if not chat_ids:
-        return
-    await session.execute(
-        update(ChatRow)
-        .where(ChatRow.chat_id.in_(sorted(chat_ids)))
-        .values(active=False, blocked_at=func.coalesce(ChatRow.blocked_at, utcnow()))
-    )
 
 
 # Reporting

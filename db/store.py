@@ -224,14 +224,6 @@ async def known_topics(*, session: AsyncSession) -> list[str]:
     return sorted(rows)
 
 
-async def delete_article(*, session: AsyncSession, article_id: int) -> bool:
-    """Delete an article with its topics, sections and readings; return whether it existed."""
-    deleted = await session.scalar(
-        delete(ArticleRow).where(ArticleRow.id == article_id).returning(ArticleRow.id)
-    )
-    return deleted is not None
-
-
 # Chats
 
 
@@ -284,16 +276,18 @@ async def set_chat_language(*, session: AsyncSession, chat_id: int, language: st
     return updated is not None
 
 
-async def mark_chat_blocked(*, session: AsyncSession, chat_id: int) -> bool:
-    """Mark the chat unreachable (the bot was blocked or removed); return whether it exists."""
-    updated = await session.scalar(
+async def mark_chats_blocked(*, session: AsyncSession, chat_ids: Collection[int]) -> set[int]:
+    """Mark chats unreachable (blocked or removed the bot, or gone); return those that exist."""
+    if not chat_ids:
+        return set()
+    marked = await session.scalars(
         update(ChatRow)
-        .where(ChatRow.chat_id == chat_id)
+        .where(ChatRow.chat_id.in_(sorted(chat_ids)))
         # Keep the first time it was blocked: retried sends must not move it.
         .values(active=False, blocked_at=func.coalesce(ChatRow.blocked_at, utcnow()))
         .returning(ChatRow.chat_id)
     )
-    return updated is not None
+    return set(marked)
 
 
 async def mark_chat_active(*, session: AsyncSession, chat_id: int) -> bool:
@@ -458,9 +452,3 @@ async def current_reading(*, session: AsyncSession, chat_id: int) -> ReadingRow 
         ),
     )
     return await session.scalar(stmt.where(ChatRow.chat_id == chat_id))
-
-
-async def count_readers(*, session: AsyncSession, article_id: int) -> int:
-    """Count the chats that opened an article beyond its summary."""
-    stmt = select(func.count()).select_from(ReadingRow).where(ReadingRow.article_id == article_id)
-    return (await session.execute(stmt)).scalar_one()

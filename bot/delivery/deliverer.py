@@ -39,7 +39,7 @@ from telegram.error import (
 from telegram.ext import ExtBot
 
 from bot.delivery import answers
-from bot.delivery.pacing import Pace
+from bot.delivery.pacing import Pace, retry_delay
 from bot.ops import logs
 from bot.telegram.messages import story_card
 from bot.telegram.texts import choose_language
@@ -479,7 +479,7 @@ class Deliverer:
             return replace(
                 pending,
                 status="queued",
-                not_before=self.clock() + _as_timedelta(error.retry_after),
+                not_before=self.clock() + retry_delay(error),
                 error=_reason(error),
             )
         if isinstance(error, NetworkError):
@@ -529,11 +529,6 @@ class Deliverer:
         # Outside the retried database step: a failing observer must not write twice.
         if self.on_recorded is not None and batch:
             self.on_recorded(batch)
-
-
-def _as_timedelta(value: int | timedelta) -> timedelta:
-    """retry_after is a timedelta once PTB_TIMEDELTA is set, an int before."""
-    return value if isinstance(value, timedelta) else timedelta(seconds=value)
 
 
 def _reason(error: BaseException) -> str:

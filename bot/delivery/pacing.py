@@ -277,7 +277,7 @@ class Pacer(BaseRateLimiter[Pace]):
                 return result
             except RetryAfter as error:
                 self.retry_after_count += 1
-                seconds = _seconds(error.retry_after) + RETRY_MARGIN
+                seconds = retry_delay(error).total_seconds() + RETRY_MARGIN
                 self.pause(seconds)
                 log.warning("429 on %s: every send waits %.1f s", endpoint, seconds)
                 if attempt == self.max_retries:
@@ -287,8 +287,7 @@ class Pacer(BaseRateLimiter[Pace]):
         raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _seconds(retry_after: int | timedelta) -> float:
-    """retry_after is a timedelta once PTB_TIMEDELTA is set, an int before."""
-    if isinstance(retry_after, timedelta):
-        return retry_after.total_seconds()
-    return float(retry_after)
+def retry_delay(error: RetryAfter) -> timedelta:
+    """How long Telegram asks to wait: retry_after is a timedelta once PTB_TIMEDELTA is set."""
+    value: int | timedelta = error.retry_after
+    return value if isinstance(value, timedelta) else timedelta(seconds=value)

@@ -35,7 +35,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -49,12 +48,8 @@ from content.feed_parser import FeedResult, parse_feed
 from db import broadcasts, store
 from db.session import unit_of_work
 
-if TYPE_CHECKING:
-    from bot.telegram.context import Context
-
 log = logging.getLogger(__name__)
 
-USER_AGENT = fetch.USER_AGENT
 MAX_SOURCE_BYTES = fetch.MAX_BYTES  # also for feeds read from files
 MAX_PUSHES_PER_POLL = 20
 MAX_BACKOFF = timedelta(hours=1)
@@ -380,16 +375,3 @@ def _read_file(path: str, mtime_ns: int | None, size: int | None) -> _Fetched | 
     except OSError as error:
         raise FeedFailure(f"cannot be read ({error.strerror})") from None
     return _Fetched(data, mtime_ns=stat.st_mtime_ns, size=stat.st_size)
-
-
-async def poll_job(context: Context) -> None:
-    """The JobQueue callback: poll due feeds, only in the process that delivers."""
-    data = context.bot_data
-    # Only the holder of the delivery lock polls, so two processes never ingest one feed.
-    if data.feeds is None or data.scheduler is None or not data.scheduler.delivering:
-        return
-    if data.feeds.busy:
-        return
-    # A task, not an await: a slow feed (up to the 30 s deadline) must not keep the job running
-    # past its next run, which APScheduler would skip with a warning. stop() awaits the task.
-    context.application.create_task(data.feeds.poll_due(), name="feed-poll")

@@ -32,6 +32,8 @@ from content.errors import ContentError
 MAX_BYTES = 20 * 2**20
 DEADLINE = 30.0  # seconds for one source, from the first request to the last byte
 MAX_REDIRECTS = 5
+# newsbot's one name on the web, for pages and feeds alike. Bot API requests are another client's:
+# they carry python-telegram-bot's own User-Agent (bot.delivery.request), as its HTTPX layer does.
 USER_AGENT = "newsbot (+feed reader)"
 PRIVATE_HINT = "set NEWSBOT_FETCH_PRIVATE=true to allow"
 

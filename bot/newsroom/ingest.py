@@ -10,12 +10,12 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.telegram.messages import SECTION_CAP, button_url
+from bot.newsroom.links import button_url
 from content.article import Article, Section
 from content.assemble import normalize_topic
 from content.errors import ContentError
 from content.sources import ParsedSource
-from content.split import split_article
+from content.split import MAX_SECTION_UTF16, split_article
 from content.summary import summarize
 from db import store
 
@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 # A reader pages through an article one message at a time: 500 sections is already a book, and
 # an article beyond it is refused rather than stored cut short or sent as thousands of messages.
 MAX_SECTIONS = 500
+# The last section carries an end mark; sections are cut short enough that it always fits.
+END_MARK_RESERVE = 32
+SECTION_CAP = MAX_SECTION_UTF16 - END_MARK_RESERVE
 _TITLE_IN_REASON = 80
 
 

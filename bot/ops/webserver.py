@@ -19,6 +19,7 @@ from telegram import Update
 from bot.ops import logs
 from bot.ops.addresses import split_address
 from bot.ops.metrics import CONTENT_TYPE, Metrics
+from bot.ops.serving import bind
 from bot.telegram.updates import log_unreadable
 from db import broadcasts
 from db.session import READ_ONLY, unit_of_work
@@ -62,11 +63,9 @@ class WebServer:
 
     async def start(self) -> None:
         """Bind and serve; the port actually bound is in `self.port` afterwards."""
-        runner = web.AppRunner(self._server, access_log=None, shutdown_timeout=2.0)
-        await runner.setup()
-        await web.TCPSite(runner, self.host, self.port).start()
-        self.port = runner.addresses[0][1]
-        self._runner = runner
+        bound = await bind(self._server, self.host, self.port, shutdown_timeout=2.0)
+        self.port = bound.port
+        self._runner = bound.runner
         log.info("serving /healthz and /metrics on %s:%s", self.host, self.port)
 
     async def stop(self) -> None:

@@ -17,8 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
-from typing import Self, TextIO
+from typing import TextIO
 
 from pydantic import SecretStr
 from sqlalchemy.engine import make_url
@@ -26,6 +25,7 @@ from sqlalchemy.engine import make_url
 from bot.newsroom.ingest import Stored, store_sources
 from bot.newsroom.sources import load_sources
 from bot.ops.addresses import ANY_ADDRESSES, http_url, reachable_host
+from bot.ops.serving import Service
 from bot.sandbox.botapi.server import DEFAULT_TOKEN, FakeBotApi
 from bot.sandbox.panel import StoreNewsroom
 from bot.sandbox.web import Reader, WebChat
@@ -140,7 +140,7 @@ def _client_url(url: str, host: str) -> str:
     return http_url(reachable_host(host), int(url.rsplit(":", 1)[1]))
 
 
-class Sandbox:
+class Sandbox(Service):
     """Everything `newsbot sandbox` runs; an async context manager."""
 
     def __init__(self, settings: Settings, options: SandboxOptions) -> None:
@@ -242,18 +242,6 @@ class Sandbox:
     async def stop(self) -> None:
         """Stop the web chat, the bot and the fake Bot API, in that order."""
         await self._stack.aclose()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     def banner(self) -> str:
         """What the sandbox prints once it is up: addresses, token, database, readers."""

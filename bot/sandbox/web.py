@@ -17,14 +17,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from bot.ops.addresses import http_url
+from bot.ops.serving import Service, bind
 from bot.sandbox.botapi.server import MAX_TEXT_LENGTH, FakeBotApi
 from bot.sandbox.botapi.state import BotMessage, Chat, ChatEvent, JsonDict
 from bot.sandbox.botapi.telegram_html import utf16_len
@@ -174,7 +173,7 @@ async def _security(request: web.Request, handler: Handler) -> web.StreamRespons
     return response
 
 
-class WebChat:
+class WebChat(Service):
     """The web chat server: pages, history, sending, pressing, and live events per reader."""
 
     def __init__(
@@ -221,16 +220,9 @@ class WebChat:
                 self.api.add_chat(reader.id, first_name=reader.name)
         self._closing = False
         # Event streams end when told to close (see _on_shutdown): a short timeout is enough.
-        runner = web.AppRunner(self.application(), access_log=None, shutdown_timeout=2.0)
-        await runner.setup()
-        try:
-            await web.TCPSite(runner, self.host, self.port).start()
-        except BaseException:
-            await runner.cleanup()
-            raise
-        host, port = runner.addresses[0][:2]
-        self._runner = runner
-        self._url = http_url(host, port)
+        bound = await bind(self.application(), self.host, self.port, shutdown_timeout=2.0)
+        self._runner = bound.runner
+        self._url = bound.url
 
     async def stop(self) -> None:
         """End every event stream and stop serving."""
@@ -238,18 +230,6 @@ class WebChat:
             return
         runner, self._runner = self._runner, None
         await runner.cleanup()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     async def _on_shutdown(self, _app: web.Application) -> None:
         self._closing = True

@@ -16,7 +16,7 @@ from bot.delivery.deliverer import Deliverer, max_unrecorded_for
 from bot.delivery.pacing import Pacer
 from bot.delivery.request import AiohttpRequest
 from bot.delivery.scheduler import TICK_INTERVAL, BroadcastScheduler
-from bot.newsroom.feeds import JOB_FIRST, JOB_INTERVAL, FeedPoller, poll_job
+from bot.newsroom.feeds import JOB_FIRST, JOB_INTERVAL, FeedPoller
 from bot.ops.metrics import MeasuredUpdates, Metrics
 from bot.settings import Settings
 from bot.telegram import updates
@@ -172,6 +172,19 @@ async def tick(context: Context) -> None:
         await context.bot_data.scheduler.tick()
 
 
+async def poll_job(context: Context) -> None:
+    """The JobQueue callback: poll due feeds, only in the process that delivers."""
+    data = context.bot_data
+    # Only the holder of the delivery lock polls, so two processes never ingest one feed.
+    if data.feeds is None or data.scheduler is None or not data.scheduler.delivering:
+        return
+    if data.feeds.busy:
+        return
+    # A task, not an await: a slow feed (up to the 30 s deadline) must not keep the job running
+    # past its next run, which APScheduler would skip with a warning. stop() awaits the task.
+    context.application.create_task(data.feeds.poll_due(), name="feed-poll")
+
+
 async def stop_delivery(app: NewsApp) -> None:
     """Before the bot's connections close: finish in-flight sends and release the lock."""
     if app.bot_data.scheduler is not None:
@@ -201,7 +214,7 @@ async def on_error(update: object, context: Context) -> None:
     )
     if unreachable and chat is not None:
         async with context.bot_data.unit_of_work() as session:
-            await store.mark_chat_blocked(session=session, chat_id=chat.id)
+            await store.mark_chats_blocked(session=session, chat_ids={chat.id})
         log.info("chat %s is unreachable (%s); marked inactive", chat.id, error)
         return
     log.error("update %r failed", update, exc_info=error)

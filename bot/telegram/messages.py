@@ -6,10 +6,10 @@ import html
 import json
 import re
 from collections.abc import Sequence
-from urllib.parse import quote, urlsplit
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.newsroom.links import button_url
 from bot.telegram.callbacks import (
     OpenStory,
     ReadSection,
@@ -23,33 +23,22 @@ from bot.telegram.texts import text
 from content.article import utf16_length
 from content.split import MAX_SECTION_UTF16
 from content.summary import shorten
-from db.models import ArticleRow, SectionRow
+from db.models import ALL_TOPICS, ArticleRow, SectionRow
 
-# The last section carries an end mark; sections are cut short enough that it always fits.
-END_MARK_RESERVE = 32
-SECTION_CAP = MAX_SECTION_UTF16 - END_MARK_RESERVE
 MAX_TEXT_UTF16 = MAX_SECTION_UTF16  # Telegram's limit on a message's visible text
 TITLE_LIMIT = 300  # UTF-16 units of a card's title
 BYLINE_LIMIT = 200  # UTF-16 units of a card's byline
 LATEST_BUTTON_LIMIT = 60
 ECHO_LIMIT = 64  # characters of a reader's own words quoted back to them
-ALL_TOPICS = "*"
 # Telegram refuses an inline keyboard of more than 100 buttons or 10 KB; a page of topics stays
 # far below both whatever the topic names are (see topics_keyboard).
 MAX_BUTTONS = 100
 MAX_MARKUP_BYTES = 10 * 1024
 TOPICS_PER_PAGE = 20
-# Telegram publishes no limit for a button's URL; links longer than this are not worth a button.
-MAX_BUTTON_URL = 2048
 
 Message = tuple[str, InlineKeyboardMarkup | None]
 
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
-_HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)*\.?")
-_STRAY_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
-# What may stay as it is in a URL's path, query and fragment (RFC 3986), "%" for escapes.
-_URL_SAFE = "/:@!$&'()*+,;=-._~%"
-_URL_CHARS = re.compile(r"[!#-;=?-\[\]_a-z~]+")  # printable ASCII but space " < > \\ ^ ` { | }
 
 
 def one_line(value: str) -> str:
@@ -77,43 +66,6 @@ def fit(value: str, limit: int) -> str:
 def echo(words: str) -> str:
     """A reader's own words quoted back in a message: one line, shortened, escaped."""
     return html.escape(shorten(one_line(words), ECHO_LIMIT), quote=False)
-
-
-def button_url(url: str | None) -> str | None:
-    """The link as Telegram accepts it on a URL button, percent-encoded; None if it cannot be.
-
-    Telegram refuses spaces, non-ASCII characters, schemes other than http(s) and links
-    without a host ("Bad Request: BUTTON_URL_INVALID"): such characters are escaped, a
-    non-ASCII host is written in IDNA, and what is still not a web link gets no button.
-    """
-    if not url:
-        return None
-    try:
-        parts = urlsplit(url.strip())
-        host, port = parts.hostname, parts.port
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not host or parts.username is not None:
-        return None
-    try:
-        host = host.encode("idna").decode("ascii")
-    except UnicodeError:
-        return None
-    if not _HOST.fullmatch(host):
-        return None
-    netloc = host if port is None else f"{host}:{port}"
-
-    def escaped(piece: str, safe: str) -> str:
-        return quote(_STRAY_PERCENT.sub("%25", piece), safe=safe)
-
-    link = f"{parts.scheme.lower()}://{netloc}{escaped(parts.path, _URL_SAFE)}"
-    if parts.query:
-        link += "?" + escaped(parts.query, _URL_SAFE + "?")
-    if parts.fragment:
-        link += "#" + escaped(parts.fragment, _URL_SAFE + "?")
-    if len(link) > MAX_BUTTON_URL or not _URL_CHARS.fullmatch(link):
-        return None
-    return link
 
 
 def markup_size(keyboard: InlineKeyboardMarkup) -> tuple[int, int]:

@@ -180,7 +180,7 @@ async def test_starting_twice_queues_once_and_inactive_chats_are_left_out(
     await world.add_readers([1, 2, 3])
     article_id = await world.add_article()
     async with unit_of_work(world.sessionmaker) as session:
-        await store.mark_chat_blocked(session=session, chat_id=3)
+        await store.mark_chats_blocked(session=session, chat_ids={3})
         row = await broadcasts.create_broadcast(
             session=session, article_id=article_id, due_at=datetime.now(UTC)
         )

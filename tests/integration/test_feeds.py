@@ -23,8 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import bot.newsroom.feeds
 import bot.newsroom.ingest
-from bot.newsroom.feeds import MAX_PUSHES_PER_POLL, USER_AGENT, FeedPoller, backoff, redact
-from bot.newsroom.fetch import PRIVATE_HINT, Fetcher
+from bot.newsroom.feeds import MAX_PUSHES_PER_POLL, FeedPoller, backoff, redact
+from bot.newsroom.fetch import PRIVATE_HINT, USER_AGENT, Fetcher
 from bot.newsroom.ingest import MAX_SECTIONS, store_rendered, store_sources
 from bot.sandbox.botapi.server import FakeBotApi
 from bot.settings import Settings

@@ -10,6 +10,7 @@ from bot.telegram.callbacks import ReadSection, ShowLatest, ToggleTopic, topic_k
 from content.sources import ParsedSource
 from content.text_parser import parse_text
 from db import store
+from tests.integration import store_helpers
 from tests.integration.bot_fixtures import BotHarness
 
 READER = 1001
@@ -169,7 +170,7 @@ async def test_forged_and_stale_buttons_get_a_short_answer(bot: BotHarness) -> N
         }, forged
     assert len(bot.api.messages(READER)) == sent
     async with bot.app.bot_data.unit_of_work() as session:
-        await store.delete_article(session=session, article_id=stored.article_id)
+        await store_helpers.delete_article(session=session, article_id=stored.article_id)
     query_id = bot.api.press_button(
         READER, card.message_id, ReadSection(stored.article_id, 1).encode()
     )

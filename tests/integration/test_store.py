@@ -14,6 +14,7 @@ from content.article import Article, Block, Section
 from db import store
 from db.models import ArticleRow, ArticleTopicRow, ChatRow, ReadingRow, SectionRow
 from db.session import unit_of_work
+from tests.integration import store_helpers
 
 pytest_plugins = ["tests.integration.db_fixtures"]
 
@@ -329,8 +330,8 @@ async def test_delete_article_cascades(sessionmaker: Sessionmaker) -> None:
             session=session, chat_id=7, article_id=article_id, section_index=1
         )
     async with unit_of_work(sessionmaker) as session:
-        assert await store.delete_article(session=session, article_id=article_id)
-        assert not await store.delete_article(session=session, article_id=article_id)
+        assert await store_helpers.delete_article(session=session, article_id=article_id)
+        assert not await store_helpers.delete_article(session=session, article_id=article_id)
     for model in (ArticleRow, ArticleTopicRow, SectionRow, ReadingRow):
         assert await count(sessionmaker, model) == 0, model
     async with unit_of_work(sessionmaker) as session:
@@ -399,8 +400,8 @@ async def test_blocked_and_active_again(sessionmaker: Sessionmaker) -> None:
     await add_chat(sessionmaker, 5, topics=(None,))
     async with unit_of_work(sessionmaker) as session:
         assert await store.count_subscribers(session=session) == 1
-        assert await store.mark_chat_blocked(session=session, chat_id=5)
-        assert not await store.mark_chat_blocked(session=session, chat_id=6)
+        assert await store.mark_chats_blocked(session=session, chat_ids={5})
+        assert not await store.mark_chats_blocked(session=session, chat_ids={6})
     async with unit_of_work(sessionmaker) as session:
         chat = await store.get_chat(session=session, chat_id=5)
         assert chat is not None
@@ -409,7 +410,7 @@ async def test_blocked_and_active_again(sessionmaker: Sessionmaker) -> None:
         blocked_at = chat.blocked_at
         assert await store.count_subscribers(session=session) == 0
     async with unit_of_work(sessionmaker) as session:
-        assert await store.mark_chat_blocked(session=session, chat_id=5)
+        assert await store.mark_chats_blocked(session=session, chat_ids={5})
         chat = await store.get_chat(session=session, chat_id=5)
         assert chat is not None
         assert chat.blocked_at == blocked_at
@@ -468,7 +469,7 @@ async def test_migrate_chat_moves_everything(sessionmaker: Sessionmaker) -> None
         reading = await store.current_reading(session=session, chat_id=new)
         assert reading is not None
         assert (reading.article_id, reading.section_index) == (arabic_id, 1)
-        assert await store.count_readers(session=session, article_id=rain_id) == 1
+        assert await store_helpers.count_readers(session=session, article_id=rain_id) == 1
     assert await count(sessionmaker, ChatRow) == 1
     assert await count(sessionmaker, ReadingRow) == 2
 
@@ -519,7 +520,7 @@ async def test_count_subscribers(sessionmaker: Sessionmaker) -> None:
     await add_chat(sessionmaker, 5, topics=("weather",))
     await add_chat(sessionmaker, 6)
     async with unit_of_work(sessionmaker) as session:
-        await store.mark_chat_blocked(session=session, chat_id=5)
+        await store.mark_chats_blocked(session=session, chat_ids={5})
         assert await store.count_subscribers(session=session, topic="Weather") == 3
         assert await store.count_subscribers(session=session, topic="sport") == 3
         assert await store.count_subscribers(session=session, topic="culture") == 2
@@ -565,9 +566,9 @@ async def test_readings(sessionmaker: Sessionmaker) -> None:
         reading = await store.current_reading(session=session, chat_id=10)
         assert reading is not None
         assert reading.article_id == arabic_id
-        assert await store.count_readers(session=session, article_id=rain_id) == 2
-        assert await store.count_readers(session=session, article_id=arabic_id) == 1
-        assert await store.count_readers(session=session, article_id=arabic_id + 100) == 0
+        assert await store_helpers.count_readers(session=session, article_id=rain_id) == 2
+        assert await store_helpers.count_readers(session=session, article_id=arabic_id) == 1
+        assert await store_helpers.count_readers(session=session, article_id=arabic_id + 100) == 0
 
 
 # Unit of work

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from telegram import InlineKeyboardMarkup
 
 from bot.newsroom.ids import MAX_ID, meant_as_id, parse_id
+from bot.newsroom.links import button_url
 from bot.sandbox.botapi.server import (
     MAX_INLINE_BUTTONS,
     MAX_REPLY_MARKUP_BYTES,
@@ -31,7 +32,6 @@ from bot.telegram.callbacks import (
 from bot.telegram.messages import (
     ECHO_LIMIT,
     TOPICS_PER_PAGE,
-    button_url,
     echo,
     fit,
     latest_list,

@@ -21,12 +21,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from functools import partial
 from http import HTTPStatus
-from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, TypeVar
 
 from aiohttp import web
 
-from bot.ops.addresses import http_url
+from bot.ops.serving import Service, bind
 from bot.sandbox.botapi.state import (
     BotMessage,
     CallbackAnswer,
@@ -416,7 +415,7 @@ def _json_response(body: JsonDict, status: int = 200) -> web.Response:
 Handler = Callable[[JsonDict], Awaitable[Any]]
 
 
-class FakeBotApi:
+class FakeBotApi(Service):
     """An in-process Telegram Bot API lookalike on 127.0.0.1, one bot token, inspectable state."""
 
     def __init__(
@@ -499,13 +498,10 @@ class FakeBotApi:
         app = web.Application()
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
         # Long polls and delays watch _closing, so a short shutdown timeout is enough.
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await runner.setup()
-        await web.TCPSite(runner, self.host, self.port).start()
-        host, port = runner.addresses[0][:2]
-        self._runner = runner
+        bound = await bind(app, self.host, self.port, shutdown_timeout=1.0)
+        self._runner = bound.runner
         self._closing = False
-        self._url = http_url(host, port)
+        self._url = bound.url
 
     async def stop(self) -> None:
         """Answer pending long polls and stop serving."""
@@ -515,18 +511,6 @@ class FakeBotApi:
         self._notify()
         runner, self._runner = self._runner, None
         await runner.cleanup()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     @property
     def url(self) -> str:

@@ -144,6 +144,9 @@ class FormattedText:
         return [entity.to_dict() for entity in self.entities]
 
 
+# Not content.article.utf16_length: the emulator checks newsbot's output, so it counts on its own
+# (a miscount shared with the bot would pass both), and it must take lone surrogates, which a JSON
+# request may carry, where content's text never has them.
 def utf16_len(text: str) -> int:
     """Length of ``text`` in UTF-16 code units, the unit of Telegram's offsets and limits."""
     return len(text.encode("utf-16-le", "surrogatepass")) // 2

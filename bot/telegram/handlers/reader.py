@@ -31,7 +31,6 @@ from bot.telegram.context import Context
 from bot.telegram.handlers.common import enter, send
 from bot.telegram.menu import menu_commands
 from bot.telegram.messages import (
-    ALL_TOPICS,
     ECHO_LIMIT,
     Message,
     echo,
@@ -46,6 +45,7 @@ from bot.telegram.texts import text
 from bot.telegram.updates import FOR_THIS_BOT, NEW_MESSAGE
 from content.summary import shorten
 from db import store
+from db.models import ALL_TOPICS
 
 log = logging.getLogger(__name__)
 
