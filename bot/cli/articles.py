@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.cli.common import UsageError, console, guarded, with_database, with_store
+from bot.cli.common import UsageError, console, guarded, read_store, with_database
 from bot.cli.views import articles_table, render_preview
 from bot.newsroom.broadcasts import due_time
 from bot.newsroom.clock import utcnow
@@ -42,10 +42,9 @@ def preview(
         article_id = parse_id(source)
         if article_id is not None and not Path(source).exists():
             show(
-                with_store(
+                read_store(
                     settings,
                     lambda session: stored_preview(session=session, article_id=article_id),
-                    read_only=True,
                 )
             )
             return
@@ -122,10 +121,8 @@ def articles(
     """List stored articles, newest first."""
 
     def run() -> None:
-        rows = with_store(
-            Settings(),
-            lambda session: store.list_articles(session=session, limit=limit),
-            read_only=True,
+        rows = read_store(
+            Settings(), lambda session: store.list_articles(session=session, limit=limit)
         )
         console.print(articles_table(rows))
 

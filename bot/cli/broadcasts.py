@@ -9,7 +9,7 @@ import typer
 from rich.progress import Progress as RichProgress
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.cli.common import console, guarded, id_argument, open_database, with_store
+from bot.cli.common import console, guarded, id_argument, open_database, read_store, with_store
 from bot.cli.views import progress_table
 from bot.newsroom import broadcasts
 from bot.newsroom.clock import local_time, utcnow
@@ -60,10 +60,8 @@ def list_broadcasts(
 
     def run() -> None:
         settings = Settings()
-        rows = with_store(
-            settings,
-            lambda session: broadcasts.newest(session=session, limit=limit),
-            read_only=True,
+        rows = read_store(
+            settings, lambda session: broadcasts.newest(session=session, limit=limit)
         )
         console.print(progress_table(rows, settings.timezone))
 
@@ -100,10 +98,9 @@ def stats(
 
     def run() -> None:
         settings = Settings()
-        progress = with_store(
+        progress = read_store(
             settings,
             lambda session: broadcasts.progress(session=session, broadcast_id=broadcast_id),
-            read_only=True,
         )
         if follow and progress.broadcast.status in OPEN_BROADCAST_STATUSES:
             wanted = progress.broadcast.id

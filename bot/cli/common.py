@@ -2,8 +2,8 @@
 
 A command body runs inside `guarded`: bad input (a refusal, unreadable content, a bad setting)
 exits 2 with a one-line reason on stderr, anything else exits 1. The database is async and a
-command is not: `with_store` and `with_database` bring it up to date and run the work in an
-event loop of their own.
+command is not: `with_store`, `read_store` and `with_database` bring it up to date and run the
+work in an event loop of their own.
 """
 
 from __future__ import annotations
@@ -18,16 +18,8 @@ from pydantic import ValidationError
 from rich.console import Console
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.newsroom import refusals
 from bot.newsroom.ids import MAX_ID, parse_id
-from bot.newsroom.refusals import (
-    BadTopic,
-    BadWhen,
-    NoArticle,
-    NoBroadcast,
-    NoBroadcastsYet,
-    NotOpen,
-    Refusal,
-)
 from bot.ops.logs import redact
 from bot.settings import Settings
 from content.errors import ContentError
@@ -61,7 +53,7 @@ def guarded(action: Callable[[], T]) -> T:
     """Run a command body, turning bad input into exit 2 and anything else into exit 1."""
     try:
         return action()
-    except Refusal as refusal:
+    except refusals.Refusal as refusal:
         fail(refusal_reason(refusal))
     except (ContentError, UsageError) as error:
         fail(str(error))
@@ -73,20 +65,20 @@ def guarded(action: Callable[[], T]) -> T:
         fail(f"{type(error).__name__}: {error}", status=1)
 
 
-def refusal_reason(refusal: Refusal) -> str:
+def refusal_reason(refusal: refusals.Refusal) -> str:
     """Why the newsroom did nothing, as the one line a command prints."""
     match refusal:
-        case BadWhen(error=error):
+        case refusals.BadWhen(error=error):
             return str(error)
-        case NoArticle(article_id=article_id):
+        case refusals.NoArticle(article_id=article_id):
             return f"no article with id {article_id}"
-        case NoBroadcast(broadcast_id=broadcast_id):
+        case refusals.NoBroadcast(broadcast_id=broadcast_id):
             return f"no broadcast with id {broadcast_id}"
-        case NotOpen(broadcast_id=broadcast_id, status=status):
+        case refusals.NotOpen(broadcast_id=broadcast_id, status=status):
             return f"broadcast #{broadcast_id} is {status}: nothing to cancel"
-        case NoBroadcastsYet():
+        case refusals.NoBroadcastsYet():
             return "no broadcasts yet"
-        case BadTopic():
+        case refusals.BadTopic():
             return "bad topic: empty topic"
     return f"refused: {refusal!r}"
 
@@ -137,3 +129,8 @@ def with_store(
             return await work(session)
 
     return with_database(settings, run)
+
+
+def read_store(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Bring the database up to date, then run `work` in one read-only unit of work."""
+    return with_store(settings, work, read_only=True)

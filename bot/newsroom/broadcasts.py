@@ -15,14 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import db.broadcasts
 import db.store
 import db.updates
-from bot.newsroom.refusals import (
-    BadTopic,
-    BadWhen,
-    NoArticle,
-    NoBroadcast,
-    NoBroadcastsYet,
-    NotOpen,
-)
+from bot.newsroom import refusals
 from bot.newsroom.when import WhenError, parse_when
 from content.assemble import normalize_topic
 from db.broadcasts import Progress
@@ -50,7 +43,7 @@ def due_time(words: str, *, now: datetime, zone: str) -> datetime:
     try:
         return parse_when(words, now=now, zone=zone)
     except WhenError as error:
-        raise BadWhen(error) from None
+        raise refusals.BadWhen(error) from None
 
 
 async def schedule(
@@ -78,9 +71,9 @@ async def schedule(
             return Scheduled(existing, created=False)
     due_at = due_time(when, now=now, zone=zone)
     if await db.store.get_article(session=session, article_id=article_id) is None:
-        raise NoArticle(article_id)
+        raise refusals.NoArticle(article_id)
     if topic is not None and not normalize_topic(topic):
-        raise BadTopic(topic)
+        raise refusals.BadTopic(topic)
     if source is None:
         row = await db.broadcasts.create_broadcast(
             session=session,
@@ -114,8 +107,8 @@ async def cancel(*, session: AsyncSession, broadcast_id: int, now: datetime) -> 
         return dropped
     row = await db.broadcasts.get_broadcast(session=session, broadcast_id=broadcast_id)
     if row is None:
-        raise NoBroadcast(broadcast_id)
-    raise NotOpen(broadcast_id, row.status)
+        raise refusals.NoBroadcast(broadcast_id)
+    raise refusals.NotOpen(broadcast_id, row.status)
 
 
 async def newest(*, session: AsyncSession, limit: int) -> list[Progress]:
@@ -134,9 +127,9 @@ async def progress(*, session: AsyncSession, broadcast_id: int | None = None) ->
     if wanted is None:
         rows = await db.broadcasts.list_broadcasts(session=session, limit=1)
         if not rows:
-            raise NoBroadcastsYet()
+            raise refusals.NoBroadcastsYet()
         wanted = rows[0].id
     found = await db.broadcasts.broadcast_progress(session=session, broadcast_id=wanted)
     if found is None:
-        raise NoBroadcast(wanted)
+        raise refusals.NoBroadcast(wanted)
     return found

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.newsroom.refusals import NoArticle
 from content.article import Article, Section, utf16_length
 from db import store
-from db.models import SectionRow
+from db.models import ArticleRow, SectionRow
 
 
 def preview_dict(
@@ -19,17 +19,7 @@ def preview_dict(
 ) -> dict[str, Any]:
     """The JSON shape of INTERFACE.md, plus the publication time."""
     return _preview(
-        article_id=article_id,
-        title=article.title,
-        byline=article.byline,
-        lead=article.lead,
-        summary=summary,
-        language=article.language,
-        topics=list(article.topics),
-        url=article.url,
-        related=list(article.related),
-        published=article.published,
-        sections=sections,
+        article, article_id, summary, list(article.topics), article.published, sections
     )
 
 
@@ -38,45 +28,28 @@ async def stored_preview(*, session: AsyncSession, article_id: int) -> dict[str,
     row = await store.get_article(session=session, article_id=article_id)
     if row is None:
         raise NoArticle(article_id)
-    return _preview(
-        article_id=row.id,
-        title=row.title,
-        byline=row.byline,
-        lead=row.lead,
-        summary=row.summary,
-        language=row.language,
-        topics=row.topic_names,
-        url=row.url,
-        related=list(row.related),
-        published=row.published_at,
-        sections=await row.awaitable_attrs.sections,
-    )
+    sections = await row.awaitable_attrs.sections
+    return _preview(row, row.id, row.summary, row.topic_names, row.published_at, sections)
 
 
 def _preview(
-    *,
+    article: Article | ArticleRow,
     article_id: int | None,
-    title: str,
-    byline: str | None,
-    lead: str | None,
     summary: str,
-    language: str,
     topics: list[str],
-    url: str | None,
-    related: list[str],
     published: datetime | None,
     sections: Sequence[Section | SectionRow],
 ) -> dict[str, Any]:
     return {
         "id": article_id,
-        "title": title,
-        "byline": byline,
-        "lead": lead,
+        "title": article.title,
+        "byline": article.byline,
+        "lead": article.lead,
         "summary": summary,
-        "language": language,
+        "language": article.language,
         "topics": topics,
-        "url": url,
-        "related": related,
+        "url": article.url,
+        "related": list(article.related),
         "published": published.isoformat() if published else None,
         "sections": [
             {

@@ -11,17 +11,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.newsroom import broadcasts
+from bot.newsroom import broadcasts, refusals
 from bot.newsroom.broadcasts import SourceMessage
 from bot.newsroom.ingest import Rendered, prepare_sources, store_and_push, store_sources
-from bot.newsroom.refusals import (
-    BadTopic,
-    BadWhen,
-    NoArticle,
-    NoBroadcast,
-    NoBroadcastsYet,
-    NotOpen,
-)
 from bot.newsroom.sources import load_sources
 from content.article import Article
 from db import broadcasts as outbox
@@ -102,17 +94,17 @@ async def test_schedule_refusals_come_in_order_and_schedule_nothing(
     sessionmaker: Sessionmaker,
 ) -> None:
     article = await add_article(sessionmaker)
-    with pytest.raises(BadWhen) as bad_when:
+    with pytest.raises(refusals.BadWhen) as bad_when:
         await schedule(sessionmaker, 999, "25:00", topic="#")
     assert bad_when.value.error.code == "bad_time"
-    with pytest.raises(BadWhen) as past:
+    with pytest.raises(refusals.BadWhen) as past:
         await schedule(sessionmaker, article, "2001-01-01 10:00")
     assert past.value.error.code == "past"
-    with pytest.raises(NoArticle) as no_article:
+    with pytest.raises(refusals.NoArticle) as no_article:
         await schedule(sessionmaker, 999, "in 2h", topic="#")
     assert no_article.value.article_id == 999
     for empty in ("#", "  ", "##"):
-        with pytest.raises(BadTopic) as bad_topic:
+        with pytest.raises(refusals.BadTopic) as bad_topic:
             await schedule(sessionmaker, article, "in 2h", topic=empty)
         assert bad_topic.value.topic == empty
     assert await broadcast_count(sessionmaker) == 0
@@ -148,11 +140,11 @@ async def test_cancel_drops_the_unsent_and_says_why_it_cannot(
         assert await broadcasts.cancel(session=session, broadcast_id=running, now=NOW) == 3
         assert await broadcasts.cancel(session=session, broadcast_id=waiting, now=NOW) == 0
     for broadcast_id in (running, waiting):
-        with pytest.raises(NotOpen) as not_open:
+        with pytest.raises(refusals.NotOpen) as not_open:
             async with unit_of_work(sessionmaker) as session:
                 await broadcasts.cancel(session=session, broadcast_id=broadcast_id, now=NOW)
         assert (not_open.value.broadcast_id, not_open.value.status) == (broadcast_id, "cancelled")
-    with pytest.raises(NoBroadcast) as missing:
+    with pytest.raises(refusals.NoBroadcast) as missing:
         async with unit_of_work(sessionmaker) as session:
             await broadcasts.cancel(session=session, broadcast_id=99, now=NOW)
     assert missing.value.broadcast_id == 99
@@ -167,7 +159,7 @@ async def test_newest_and_progress_default_to_the_newest_broadcast(
 ) -> None:
     async with unit_of_work(sessionmaker, read_only=True) as session:
         assert await broadcasts.newest(session=session, limit=10) == []
-        with pytest.raises(NoBroadcastsYet):
+        with pytest.raises(refusals.NoBroadcastsYet):
             await broadcasts.progress(session=session)
     article = await add_article(sessionmaker)
     await add_readers(sessionmaker, 2)
@@ -181,7 +173,7 @@ async def test_newest_and_progress_default_to_the_newest_broadcast(
         listed = await broadcasts.newest(session=session, limit=2)
         newest = await broadcasts.progress(session=session)
         oldest = await broadcasts.progress(session=session, broadcast_id=ids[0])
-        with pytest.raises(NoBroadcast) as missing:
+        with pytest.raises(refusals.NoBroadcast) as missing:
             await broadcasts.progress(session=session, broadcast_id=99)
     assert [p.broadcast.id for p in listed] == [ids[2], ids[1]]
     assert (listed[0].queued, listed[1].queued) == (2, 0)

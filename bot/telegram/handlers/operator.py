@@ -15,19 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 from telegram.ext import Application, CommandHandler
 
-from bot.newsroom import broadcasts
+from bot.newsroom import broadcasts, refusals
 from bot.newsroom.broadcasts import SourceMessage
 from bot.newsroom.clock import local_time
 from bot.newsroom.ids import meant_as_id, parse_id
-from bot.newsroom.refusals import (
-    BadTopic,
-    BadWhen,
-    NoArticle,
-    NoBroadcast,
-    NoBroadcastsYet,
-    NotOpen,
-    Refusal,
-)
 from bot.newsroom.when import WhenError, parse_when
 from bot.telegram.context import Context
 from bot.telegram.handlers.common import enter
@@ -207,21 +198,21 @@ async def stats(session: AsyncSession, asked: Asked, context: Context) -> str:
     return f"{describe(progress, asked.language, zone)}\n{readers}"
 
 
-def _refused(refusal: Refusal, language: str, typed: str) -> str:
+def _refused(refusal: refusals.Refusal, language: str, typed: str) -> str:
     """Why a command did nothing, in plain text; `typed` is its first argument as written."""
     match refusal:
-        case BadWhen(error=error):
+        case refusals.BadWhen(error=error):
             return error.message(language)
-        case NoArticle():
+        case refusals.NoArticle():
             return text(language, "no_article", id=_quoted(typed))  # the id as it was typed
-        case NoBroadcast(broadcast_id=broadcast_id):
+        case refusals.NoBroadcast(broadcast_id=broadcast_id):
             return text(language, "no_broadcast", id=broadcast_id)
-        case NotOpen(broadcast_id=broadcast_id, status=status):
+        case refusals.NotOpen(broadcast_id=broadcast_id, status=status):
             status_text = text(language, f"status_{status}")
             return text(language, "broadcast_not_open", id=broadcast_id, status=status_text)
-        case NoBroadcastsYet():
+        case refusals.NoBroadcastsYet():
             return text(language, "broadcasts_none")
-        case BadTopic(topic=topic):
+        case refusals.BadTopic(topic=topic):
             return text(language, "bad_topic", topic=_quoted(topic))
     raise TypeError(f"no words for the refusal {refusal!r}")
 
@@ -247,7 +238,7 @@ def _operator_command(reply: Reply) -> Callable[[Update, Context], Coroutine[Any
         try:
             async with context.bot_data.unit_of_work() as session:
                 answer = await reply(session, asked, context)
-        except Refusal as refusal:
+        except refusals.Refusal as refusal:
             answer = _refused(refusal, language, args[0] if args else "")
         except _NoSuchId:
             not_found = "no_article" if reply in (publish, schedule) else "no_broadcast"
