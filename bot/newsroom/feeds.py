@@ -282,6 +282,10 @@ class FeedPoller:
         rendered = await asyncio.to_thread(self._prepare, state, fresh)
         if not rendered:
             return []
+        return await self._store(state, rendered, len(fresh))
+
+    async def _store(self, state: FeedState, rendered: list[Rendered], fresh: int) -> list[int]:
+        """Store the new entries and push the recent ones, at most max_pushes; the pushed ids."""
         # One unit of work per entry: a poll of many never holds SQLite's write lock for long.
         # An entry another process stored since the look-up is found by add_article
         # (created=False), so it is neither stored nor pushed twice; nor is one whose text is
@@ -310,7 +314,7 @@ class FeedPoller:
         log.info(
             "feed %s: %d new entries, %d stored, %d pushed",
             state.label,
-            len(fresh),
+            fresh,
             sum(item.stored.created for item in ingested),
             len(pushed),
         )
