@@ -113,3 +113,11 @@ async def test_a_topic_with_no_name_is_refused_in_either_language(bot: BotHarnes
     )
     assert reply.text == "«##» ليس اسم موضوع."
     assert await stored_broadcasts(bot) == []
+
+
+async def test_before_any_broadcast_stats_and_the_list_say_so(bot: BotHarness) -> None:
+    for command in ("/stats", "/broadcasts"):
+        (reply,) = await bot.say(OPERATOR, command)
+        assert reply.text == "No broadcasts yet.", command
+    (reply,) = await bot.say(OPERATOR, "/stats", language_code="ar")
+    assert reply.text == "لا توجد عمليات بث بعد."
