@@ -2,9 +2,9 @@
 
 Every feed has a FeedState. A poll asks only for what changed: URLs with the last answer's ETag
 and Last-Modified (304 means nothing to do), files only when their mtime or size moved. An entry
-is new when no stored article has its guid or link; new entries are stored in one unit of work
-per feed, and each article that store created gets a broadcast due now, so a re-announced entry
-is never pushed twice.
+is new when no stored article has its guid or link; new entries are stored one unit of work
+each, and each article that store created gets a broadcast due now, so a re-announced entry is
+never pushed twice.
 
 The first poll after start pushes the entries that are not stored yet, rather than taking them
 as a baseline: the database, not this process's memory, says what is known, so a restart never
@@ -41,11 +41,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.newsroom import fetch
 from bot.newsroom.fetch import Fetcher, FetchError
-from bot.newsroom.ingest import Rendered, TooManySections, prepare, store_rendered
+from bot.newsroom.ingest import Rendered, TooManySections, prepare, store_and_push
 from content.article import Article
 from content.errors import ContentError
 from content.feed_parser import FeedResult, parse_feed
-from db import broadcasts, store
+from db import store
 from db.session import unit_of_work
 
 log = logging.getLogger(__name__)
@@ -277,37 +277,40 @@ class FeedPoller:
         rendered = await asyncio.to_thread(self._prepare, state, fresh)
         if not rendered:
             return []
-        async with unit_of_work(self.sessionmaker) as session:
-            # An entry another process stored since the look-up is found by add_article
-            # (created=False), so it is neither stored nor pushed twice.
-            stored = await store_rendered(session=session, rendered=rendered)
-            # created=False: the same text is already stored under another link; it was
-            # pushed then (or deliberately not), so it is not pushed again.
-            due = [
-                item.article_id
-                for item, entry in zip(stored, rendered, strict=True)
-                if item.created and self._recent(entry.article)
-            ]
-            pushed = due[: self.max_pushes]
-            for article_id in pushed:
-                await broadcasts.create_broadcast(
-                    session=session, article_id=article_id, due_at=self.clock()
-                )
-        if len(due) > len(pushed):
+        return await self._store(state, rendered, len(fresh))
+
+    async def _store(self, state: FeedState, rendered: list[Rendered], fresh: int) -> list[int]:
+        """Store the new entries and push the recent ones, at most max_pushes; the pushed ids."""
+        # One unit of work per entry: a poll of many never holds SQLite's write lock for long.
+        # An entry another process stored since the look-up is found by add_article
+        # (created=False), so it is neither stored nor pushed twice; nor is one whose text is
+        # already stored under another link (it was pushed then, or deliberately not).
+        ingested = [
+            item
+            async for item in store_and_push(
+                lambda: unit_of_work(self.sessionmaker),
+                rendered,
+                push_at=self._push_at,
+                max_pushes=self.max_pushes,
+            )
+        ]
+        pushed = [item.stored.article_id for item in ingested if item.broadcast_id is not None]
+        held_back = sum(item.held_back for item in ingested)
+        if held_back:
             log.warning(
                 "feed %s: %d new stories in one poll; pushed the first %d, stored %d without a "
                 "push (at most %d per poll)",
                 state.label,
-                len(due),
+                len(pushed) + held_back,
                 len(pushed),
-                len(due) - len(pushed),
+                held_back,
                 self.max_pushes,
             )
         log.info(
             "feed %s: %d new entries, %d stored, %d pushed",
             state.label,
-            len(fresh),
-            sum(item.created for item in stored),
+            fresh,
+            sum(item.stored.created for item in ingested),
             len(pushed),
         )
         return pushed
@@ -344,10 +347,13 @@ class FeedPoller:
             fresh.append(article)
         return fresh
 
-    def _recent(self, article: Article) -> bool:
+    def _push_at(self, article: Article) -> datetime | None:
+        """Now for a recent entry; None (stored, not pushed) for one older than max_age."""
+        now = self.clock()
+        # An entry without a date is pushed: it is new to us, and likely news.
         if self.max_age is None or article.published is None:
-            return True  # an entry without a date is pushed: it is new to us, and likely news
-        return self.clock() - article.published <= self.max_age
+            return now
+        return now if now - article.published <= self.max_age else None
 
 
 def _shorten(reason: str) -> str:

@@ -1,12 +1,14 @@
-"""From parsed sources to stored articles: split, summarise, store (one unit of work)."""
+"""From parsed sources to stored articles: split, summarise, store, and push the new ones."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,7 +19,7 @@ from content.errors import ContentError
 from content.sources import ParsedSource
 from content.split import MAX_SECTION_UTF16, split_article
 from content.summary import summarize
-from db import store
+from db import broadcasts, store
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,21 @@ class Stored:
     sections: int
     title: str
     created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Ingested:
+    """One article stored by `store_and_push`, and the broadcast that pushes it, if any."""
+
+    stored: Stored
+    broadcast_id: int | None = None
+    # It was to be pushed, but `max_pushes` broadcasts had already been made: stored unpushed.
+    held_back: bool = False
+
+
+# When a newly stored article is to be pushed, or None for not at all.
+PushAt = Callable[[Article], datetime | None]
+UnitOfWork = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,8 +112,8 @@ async def store_sources(
 
     Splitting runs in a worker thread, so a big source does not stall the event loop; an
     article over MAX_SECTIONS raises TooManySections naming its source, and nothing is stored.
-    One unit of work for all suits a few articles; for many, store each `prepare_sources` item
-    in a unit of work of its own, as `newsbot ingest` does, so no write lock is held for long.
+    One unit of work for all suits a few articles; for many, `store_and_push` stores each in a
+    unit of work of its own, so no write lock is held for long.
     """
     rendered = await asyncio.to_thread(prepare_sources, sources, topics, target)
     return await store_rendered(session=session, rendered=rendered)
@@ -113,6 +130,40 @@ async def store_rendered(*, session: AsyncSession, rendered: Iterable[Rendered])
         if created:
             _check_link(row.id, row.title, row.url)
     return stored
+
+
+async def store_and_push(
+    unit_of_work: UnitOfWork,
+    rendered: Iterable[Rendered],
+    *,
+    push_at: PushAt | None = None,
+    max_pushes: int | None = None,
+) -> AsyncIterator[Ingested]:
+    """Store prepared articles, each in a unit of work of its own, and push the new ones.
+
+    Each article that this store created (not one already stored, by URL or text: that one was
+    pushed, or deliberately not, when it first came) gets a broadcast due at `push_at(article)`
+    in the same unit of work, unless that is None or `max_pushes` broadcasts were made already.
+    An item is yielded once committed, so a caller that prints it prints what is stored; and no
+    write lock is held for more than one article, so readers, the deliverer and another ingest
+    get their turns in between.
+    """
+    pushes = 0
+    for item in rendered:
+        async with unit_of_work() as session:
+            (stored,) = await store_rendered(session=session, rendered=[item])
+            due_at = push_at(item.article) if push_at is not None and stored.created else None
+            broadcast_id = None
+            held_back = False
+            if due_at is not None and max_pushes is not None and pushes >= max_pushes:
+                held_back = True
+            elif due_at is not None:
+                row = await broadcasts.create_broadcast(
+                    session=session, article_id=stored.article_id, due_at=due_at
+                )
+                broadcast_id = row.id
+                pushes += 1
+        yield Ingested(stored, broadcast_id, held_back)
 
 
 def _check_link(article_id: int, title: str, url: str | None) -> None:

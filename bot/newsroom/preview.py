@@ -1,22 +1,45 @@
-"""How an article will look: the `preview --json` object and the terminal view."""
+"""How an article will look, as the `preview --json` object: for a parsed or a stored article."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from html.parser import HTMLParser
-from typing import Any, ClassVar
+from datetime import datetime
+from typing import Any
 
-from rich.console import Console, Group
-from rich.panel import Panel
-from rich.text import Text
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from content.article import Article, Section
+from bot.newsroom.refusals import NoArticle
+from content.article import Article, Section, utf16_length
+from db import store
+from db.models import ArticleRow, SectionRow
 
 
 def preview_dict(
     article: Article, sections: Sequence[Section], summary: str, *, article_id: int | None = None
 ) -> dict[str, Any]:
     """The JSON shape of INTERFACE.md, plus the publication time."""
+    return _preview(
+        article, article_id, summary, list(article.topics), article.published, sections
+    )
+
+
+async def stored_preview(*, session: AsyncSession, article_id: int) -> dict[str, Any]:
+    """The same shape for a stored article, as readers get it; NoArticle when there is none."""
+    row = await store.get_article(session=session, article_id=article_id)
+    if row is None:
+        raise NoArticle(article_id)
+    sections = await row.awaitable_attrs.sections
+    return _preview(row, row.id, row.summary, row.topic_names, row.published_at, sections)
+
+
+def _preview(
+    article: Article | ArticleRow,
+    article_id: int | None,
+    summary: str,
+    topics: list[str],
+    published: datetime | None,
+    sections: Sequence[Section | SectionRow],
+) -> dict[str, Any]:
     return {
         "id": article_id,
         "title": article.title,
@@ -24,78 +47,18 @@ def preview_dict(
         "lead": article.lead,
         "summary": summary,
         "language": article.language,
-        "topics": list(article.topics),
+        "topics": topics,
         "url": article.url,
         "related": list(article.related),
-        "published": article.published.isoformat() if article.published else None,
+        "published": published.isoformat() if published else None,
         "sections": [
             {
                 "index": section.index,
                 "heading": section.heading,
                 "html": section.html,
                 "text": section.text,
-                "utf16_length": section.utf16_length,
+                "utf16_length": utf16_length(section.text),
             }
             for section in sections
         ],
     }
-
-
-def render_preview(console: Console, data: dict[str, Any]) -> None:
-    """Print the story card and then every section, as a reader pages through them."""
-    card = Text()
-    card.append(f"{data['title']}\n", style="bold")
-    if data["byline"]:
-        card.append(f"{data['byline']}\n", style="italic")
-    card.append(f"\n{data['summary']}\n")
-    details = [
-        f"id: {data['id'] if data['id'] is not None else '(not stored)'}",
-        f"language: {data['language']}",
-        f"topics: {', '.join(data['topics']) or '-'}",
-        f"sections: {len(data['sections'])}",
-    ]
-    if data["url"]:
-        details.append(f"url: {data['url']}")
-    card.append("\n" + " · ".join(details), style="dim")
-    if data["lead"] and data["lead"] != data["summary"]:
-        card.append(f"\nlead: {data['lead']}", style="dim")
-    for link in data["related"]:
-        card.append(f"\nrelated: {link}", style="dim")
-    console.print(Panel(card, title="story"))
-    total = len(data["sections"])
-    for section in data["sections"]:
-        title = f"{section['index']}/{total} · {section['utf16_length']} UTF-16 units"
-        console.print(Panel(Group(telegram_html_to_text(section["html"])), title=title))
-
-
-class _TelegramHtmlToRich(HTMLParser):
-    _STYLES: ClassVar[dict[str, str]] = {
-        "b": "bold",
-        "strong": "bold",
-        "i": "italic",
-        "em": "italic",
-        "u": "underline",
-    }
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.text = Text()
-        self.styles: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.styles.append(self._STYLES.get(tag, ""))
-
-    def handle_endtag(self, tag: str) -> None:
-        if self.styles:
-            self.styles.pop()
-
-    def handle_data(self, data: str) -> None:
-        self.text.append(data, style=" ".join(s for s in self.styles if s) or None)
-
-
-def telegram_html_to_text(markup: str) -> Text:
-    """Rich text showing what Telegram shows for a message in parse mode HTML."""
-    parser = _TelegramHtmlToRich()
-    parser.feed(markup)
-    parser.close()
-    return parser.text

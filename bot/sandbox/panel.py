@@ -8,8 +8,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.newsroom import broadcasts
+from bot.newsroom.clock import local_time
 from bot.sandbox.botapi.state import JsonDict
-from db import broadcasts, store
+from db import store
 from db.broadcasts import Progress
 from db.models import ArticleRow
 
@@ -36,7 +38,7 @@ def progress_json(progress: Progress, zone: ZoneInfo) -> JsonDict:
         "article_id": b.article_id,
         "status": b.status,
         "topic": b.topic,
-        "due": b.due_at.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z"),
+        "due": local_time(b.due_at, zone),
         "targets": b.target_count,
         "sent": progress.sent,
         "skipped": progress.skipped,
@@ -64,15 +66,11 @@ class StoreNewsroom:
         """The newest articles, the newest broadcasts with their progress, the subscribers."""
         async with self._unit_of_work() as session:
             articles = await store.list_articles(session=session, limit=ARTICLE_COUNT)
-            rows = await broadcasts.list_broadcasts(session=session, limit=BROADCAST_COUNT)
-            found = [
-                await broadcasts.broadcast_progress(session=session, broadcast_id=row.id)
-                for row in rows
-            ]
+            found = await broadcasts.newest(session=session, limit=BROADCAST_COUNT)
             subscribers = await store.count_subscribers(session=session)
         return {
             "articles": [article_json(row) for row in articles],
-            "broadcasts": [progress_json(p, self._zone) for p in found if p is not None],
+            "broadcasts": [progress_json(p, self._zone) for p in found],
             "subscribers": subscribers,
             "timezone": self._zone.key,
         }

@@ -135,6 +135,10 @@ _TEXTS: Final[dict[str, dict[str, str]]] = {
         "ar": "لا يوجد بث برقم {id}.",
         "en": "There is no broadcast {id}.",
     },
+    "bad_topic": {
+        "ar": "«{topic}» ليس اسم موضوع.",
+        "en": "“{topic}” is not a topic name.",
+    },
     "broadcast_created": {
         "ar": "البث #{id} للقصة {article} ({audience}) موعده {when}.",
         "en": "Broadcast #{id} of article {article} ({audience}) is due {when}.",

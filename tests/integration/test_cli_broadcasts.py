@@ -6,13 +6,22 @@ command opens and closes its own database connection, as it does when a user run
 
 from __future__ import annotations
 
+import asyncio
+import json
+import threading
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
+import bot.newsroom.broadcasts
+import db.broadcasts
 from bot.cli import app
+from db.broadcasts import Progress
+from db.session import create_engine, create_sessionmaker, unit_of_work
 from tests.texts import SAMPLES
 
 
@@ -81,6 +90,8 @@ def test_bad_input_schedules_nothing(database: Path) -> None:
         ("publish", "1", "--at", "25:00"): "newsbot: 25:00 is not a time of day",
         ("publish", "1", "--at", "2001-01-01 10:00"): "has already passed",
         ("publish", "1", "--topic", "  "): "newsbot: bad topic: empty topic",
+        ("publish", "1", "--at", "in 2h", "--topic", "#"): "newsbot: bad topic: empty topic",
+        ("publish", "999", "--topic", "#"): "newsbot: no article with id 999",
         ("ingest", str(SAMPLES / "ar-solar-station.txt"), "--at", "in 1h"): "--at needs --publish",
         ("ingest", str(SAMPLES / "ar-solar-station.txt"), "--publish", "--at", "soon"): "soon",
         ("cancel", "5"): "newsbot: no broadcast with id 5",
@@ -109,3 +120,63 @@ def test_ids_no_row_can_have_are_bad_input(database: Path, typed: str) -> None:
     assert "scheduled" not in newsbot(database, "broadcasts").stdout
     preview = newsbot(database, "preview", typed)
     assert preview.returncode == 2 and "no such file" in preview.stderr
+
+
+def test_a_stored_article_previews_as_its_source_did(database: Path) -> None:
+    source = newsbot(database, "preview", str(SAMPLES / "en-night-buses.md"), "--json")
+    assert newsbot(database, "ingest", str(SAMPLES / "en-night-buses.md")).returncode == 0
+    stored = newsbot(database, "preview", "1", "--json")
+    assert (source.returncode, stored.returncode) == (0, 0), (source.stderr, stored.stderr)
+    before, after = json.loads(source.stdout), json.loads(stored.stdout)
+    assert (before.pop("id"), after.pop("id")) == (None, 1)
+    assert sorted(before.pop("topics")) == after.pop("topics")  # stored topics come sorted
+    assert before == after
+    missing = newsbot(database, "preview", "999")
+    assert (missing.returncode, missing.stderr.strip()) == (2, "newsbot: no article with id 999")
+
+
+def test_stats_follow_redraws_until_the_broadcast_ends(
+    database: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert newsbot(database, "ingest", str(SAMPLES / "en-night-buses.md")).returncode == 0
+    assert newsbot(database, "publish", "1", "--at", "in 2h").returncode == 0
+    # The broadcast is cancelled once the follower has drawn it open at least once.
+    drawn = threading.Event()
+    looks = 0
+    real_progress = bot.newsroom.broadcasts.progress
+
+    async def watched_progress(**kwargs: Any) -> Progress:
+        nonlocal looks
+        looks += 1
+        found = await real_progress(**kwargs)
+        if looks == 2:  # the first look is stats' own, the second the follower's
+            drawn.set()
+        return found
+
+    async def cancel() -> None:
+        engine = create_engine(f"sqlite+aiosqlite:///{database}")
+        try:
+            async with unit_of_work(create_sessionmaker(engine)) as session:
+                await db.broadcasts.cancel_broadcast(
+                    session=session, broadcast_id=1, now=datetime.now(UTC)
+                )
+        finally:
+            await engine.dispose()
+
+    def cancel_once_drawn() -> None:
+        if drawn.wait(timeout=60):
+            asyncio.run(cancel())
+
+    monkeypatch.setattr(bot.newsroom.broadcasts, "progress", watched_progress)
+    canceller = threading.Thread(target=cancel_once_drawn)
+    canceller.start()
+    try:
+        followed = newsbot(database, "stats", "--follow")
+    finally:
+        drawn.set()
+        canceller.join(timeout=60)
+    assert followed.returncode == 0, followed.stderr
+    assert looks >= 3  # it looked again after the one that saw the broadcast open
+    assert "broadcast #1 (cancelled)" in followed.stdout
+    (row,) = [line for line in followed.stdout.splitlines() if line.startswith("│ 1 ")]
+    assert "cancelled" in row

@@ -582,7 +582,7 @@ async def test_validators_are_kept_only_once_the_entries_are_stored(
             raise RuntimeError("database went away")
         return await store_rendered(**kwargs)
 
-    monkeypatch.setattr(bot.newsroom.feeds, "store_rendered", store_once_broken)
+    monkeypatch.setattr(bot.newsroom.ingest, "store_rendered", store_once_broken)
     poller = make_poller(server.url)
 
     assert await poller.poll_due() == []
@@ -593,6 +593,38 @@ async def test_validators_are_kept_only_once_the_entries_are_stored(
     assert len(await poller.poll_due()) == 3
     assert "If-None-Match" not in server.requests[-1]
     assert server.answers[-1] == 200
+
+
+async def test_a_poll_stores_entry_by_entry_and_a_failure_keeps_the_ones_before(
+    sessionmaker: Sessionmaker,
+    server: FeedServer,
+    make_poller: MakePoller,
+    clock: Clock,
+    failures: Failures,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Each entry gets a unit of work of its own: a poll of many never holds SQLite's write lock
+    # for long, and another connection sees every entry stored before the next one starts.
+    seen_before: list[int] = []
+
+    async def counting_store(**kwargs: Any) -> Any:
+        seen_before.append(await article_count(sessionmaker))
+        if len(seen_before) == 3:
+            raise RuntimeError("database went away")
+        return await store_rendered(**kwargs)
+
+    monkeypatch.setattr(bot.newsroom.ingest, "store_rendered", counting_store)
+    poller = make_poller(server.url)
+
+    assert await poller.poll_due() == []
+    assert seen_before == [0, 1, 2]
+    assert failures.calls == [(redact(server.url), "internal error (RuntimeError)")]
+    # The two stored before the failure were pushed; the next poll takes only the third.
+    assert len(await broadcast_rows(sessionmaker)) == 2
+    clock.now = poller.states[0].next_poll_at
+    assert len(await poller.poll_due()) == 1
+    assert await titles(sessionmaker) == [BUSES.title, MARKET.title, BRIDGE.title]
+    assert len(await broadcast_rows(sessionmaker)) == 3
 
 
 async def test_a_failing_on_failure_does_not_escape_poll_due(

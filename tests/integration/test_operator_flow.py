@@ -102,3 +102,22 @@ async def test_an_arabic_operator_gets_arabic_answers(bot: BotHarness) -> None:
     assert reply.text.startswith("البث #1")
     (error,) = await bot.say(OPERATOR, f"/schedule {stored.article_id} 99:99", language_code="ar")
     assert "غير صحيحة" in error.text
+
+
+async def test_a_topic_with_no_name_is_refused_in_either_language(bot: BotHarness) -> None:
+    (stored,) = await bot.ingest("en-night-buses.md")
+    (reply,) = await bot.say(OPERATOR, f"/schedule {stored.article_id} now #")
+    assert reply.text == "“#” is not a topic name."
+    (reply,) = await bot.say(
+        OPERATOR, f"/schedule {stored.article_id} in 2h ##", language_code="ar"
+    )
+    assert reply.text == "«##» ليس اسم موضوع."
+    assert await stored_broadcasts(bot) == []
+
+
+async def test_before_any_broadcast_stats_and_the_list_say_so(bot: BotHarness) -> None:
+    for command in ("/stats", "/broadcasts"):
+        (reply,) = await bot.say(OPERATOR, command)
+        assert reply.text == "No broadcasts yet.", command
+    (reply,) = await bot.say(OPERATOR, "/stats", language_code="ar")
+    assert reply.text == "لا توجد عمليات بث بعد."

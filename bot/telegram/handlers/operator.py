@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import html
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 from telegram.ext import Application, CommandHandler
 
+from bot.newsroom import broadcasts, refusals
+from bot.newsroom.broadcasts import SourceMessage
+from bot.newsroom.clock import local_time
 from bot.newsroom.ids import meant_as_id, parse_id
 from bot.newsroom.when import WhenError, parse_when
 from bot.telegram.context import Context
@@ -24,18 +26,27 @@ from bot.telegram.messages import ECHO_LIMIT, one_line
 from bot.telegram.texts import text
 from bot.telegram.updates import NEW_MESSAGE
 from content.summary import shorten
-from db import broadcasts, updates
-from db.broadcasts import Progress, UnknownArticle
+from db.broadcasts import Progress
 from db.models import BroadcastRow
 
 LIST_LIMIT = 10
 # parse_when is asked only whether words read as a time at all; "past" must not refuse them.
 _FAR_PAST = datetime(2000, 1, 1, tzinfo=UTC)
-Reply = Callable[[AsyncSession, int, str, Sequence[str], Context], Awaitable[str]]
-# The chat message (chat id, message id) of the command being handled, set by the command
-# wrapper: a broadcast remembers the message that asked for it, and the same message asking
-# again gets that broadcast back instead of a second one.
-_source_message: ContextVar[tuple[int, int] | None] = ContextVar("source_message", default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class Asked:
+    """An operator's command: who typed it, in which language, its words, and its message."""
+
+    user_id: int
+    language: str
+    args: Sequence[str]
+    # A broadcast remembers the message that asked for it: that message asking again (a repeated
+    # update) gets the same broadcast back instead of a second one.
+    source: SourceMessage | None
+
+
+Reply = Callable[[AsyncSession, Asked, Context], Awaitable[str]]
 
 
 class _NoSuchId(LookupError):
@@ -58,14 +69,13 @@ def _quoted(words: str) -> str:
 def describe(progress: Progress, language: str, zone: str) -> str:
     """One broadcast as two lines of plain text: status, due time, and its counts."""
     broadcast = progress.broadcast
-    when = broadcast.due_at.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M %Z")
     return text(
         language,
         "broadcast_line",
         id=broadcast.id,
         status=text(language, f"status_{broadcast.status}"),
         article=broadcast.article_id,
-        when=when,
+        when=local_time(broadcast.due_at, zone),
         sent=progress.sent,
         target=broadcast.target_count,
         skipped=progress.skipped,
@@ -76,39 +86,26 @@ def describe(progress: Progress, language: str, zone: str) -> str:
 
 async def _schedule(
     session: AsyncSession,
+    asked: Asked,
     context: Context,
     *,
-    user_id: int,
-    language: str,
     article_id: int,
     when: str,
     topic: str | None,
 ) -> str:
-    settings = context.bot_data.config
-    source = _source_message.get()
-    if source is not None:
-        # Looked up before WHEN is read: "18:00" a day later means another time.
-        existing = await updates.broadcast_from_message(
-            session=session, chat_id=source[0], message_id=source[1]
-        )
-        if existing is not None:
-            return _announce(existing, "broadcast_exists", language, settings.timezone)
-    due_at = parse_when(when, now=context.bot_data.clock(), zone=settings.timezone)
-    if source is None:
-        broadcast = await broadcasts.create_broadcast(
-            session=session, article_id=article_id, due_at=due_at, topic=topic, created_by=user_id
-        )
-    else:
-        broadcast, _ = await updates.create_broadcast_once(
-            session=session,
-            chat_id=source[0],
-            message_id=source[1],
-            article_id=article_id,
-            due_at=due_at,
-            topic=topic,
-            created_by=user_id,
-        )
-    return _announce(broadcast, "broadcast_created", language, settings.timezone)
+    zone = context.bot_data.config.timezone
+    scheduled = await broadcasts.schedule(
+        session=session,
+        article_id=article_id,
+        when=when,
+        now=context.bot_data.clock(),
+        zone=zone,
+        topic=topic,
+        created_by=asked.user_id,
+        source=asked.source,
+    )
+    key = "broadcast_created" if scheduled.created else "broadcast_exists"
+    return _announce(scheduled.broadcast, key, asked.language, zone)
 
 
 def _announce(broadcast: BroadcastRow, key: str, language: str, zone: str) -> str:
@@ -118,14 +115,13 @@ def _announce(broadcast: BroadcastRow, key: str, language: str, zone: str) -> st
         if broadcast.topic
         else text(language, "audience_all")
     )
-    local = broadcast.due_at.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M %Z")
     return text(
         language,
         key,
         id=broadcast.id,
         article=broadcast.article_id,
         audience=audience,
-        when=local,
+        when=local_time(broadcast.due_at, zone),
         status=text(language, f"status_{broadcast.status}"),
     )
 
@@ -147,97 +143,78 @@ def _split_when_and_topic(words: Sequence[str]) -> tuple[str, str | None]:
     return " ".join(words), None
 
 
-async def publish(
-    session: AsyncSession, user_id: int, language: str, args: Sequence[str], context: Context
-) -> str:
+async def publish(session: AsyncSession, asked: Asked, context: Context) -> str:
     """/publish ARTICLE-ID [WHEN]: push an article to its topics' subscribers."""
+    args = asked.args
     article_id = _id_argument(args[0]) if args else None
     if article_id is None:
-        return text(language, "publish_usage")
-    return await _schedule(
-        session,
-        context,
-        user_id=user_id,
-        language=language,
-        article_id=article_id,
-        when=" ".join(args[1:]) or "now",
-        topic=None,
-    )
+        return text(asked.language, "publish_usage")
+    when = " ".join(args[1:]) or "now"
+    return await _schedule(session, asked, context, article_id=article_id, when=when, topic=None)
 
 
-async def schedule(
-    session: AsyncSession, user_id: int, language: str, args: Sequence[str], context: Context
-) -> str:
+async def schedule(session: AsyncSession, asked: Asked, context: Context) -> str:
     """/schedule ARTICLE-ID WHEN [topic]: a broadcast at a time, optionally to one topic."""
+    args = asked.args
     article_id = _id_argument(args[0]) if args else None
     if article_id is None or len(args) < 2:
-        return text(language, "schedule_usage")
+        return text(asked.language, "schedule_usage")
     when, topic = _split_when_and_topic(args[1:])
-    return await _schedule(
-        session,
-        context,
-        user_id=user_id,
-        language=language,
-        article_id=article_id,
-        when=when,
-        topic=topic,
-    )
+    return await _schedule(session, asked, context, article_id=article_id, when=when, topic=topic)
 
 
-async def list_broadcasts(
-    session: AsyncSession, user_id: int, language: str, args: Sequence[str], context: Context
-) -> str:
+async def list_broadcasts(session: AsyncSession, asked: Asked, context: Context) -> str:
     """/broadcasts: the newest broadcasts with their progress."""
-    rows = await broadcasts.list_broadcasts(session=session, limit=LIST_LIMIT)
-    if not rows:
-        return text(language, "broadcasts_none")
+    found = await broadcasts.newest(session=session, limit=LIST_LIMIT)
+    if not found:
+        return text(asked.language, "broadcasts_none")
     zone = context.bot_data.config.timezone
-    lines = [text(language, "broadcasts_header")]
-    for row in rows:
-        progress = await broadcasts.broadcast_progress(session=session, broadcast_id=row.id)
-        if progress is not None:
-            lines.append(describe(progress, language, zone))
+    lines = [text(asked.language, "broadcasts_header")]
+    lines.extend(describe(progress, asked.language, zone) for progress in found)
     return "\n\n".join(lines)
 
 
-async def cancel(
-    session: AsyncSession, user_id: int, language: str, args: Sequence[str], context: Context
-) -> str:
+async def cancel(session: AsyncSession, asked: Asked, context: Context) -> str:
     """/cancel BROADCAST-ID: stop a pending or running broadcast; unsent copies are dropped."""
-    broadcast_id = _id_argument(args[0]) if len(args) == 1 else None
+    broadcast_id = _id_argument(asked.args[0]) if len(asked.args) == 1 else None
     if broadcast_id is None:
-        return text(language, "cancel_usage")
-    dropped = await broadcasts.cancel_broadcast(
+        return text(asked.language, "cancel_usage")
+    dropped = await broadcasts.cancel(
         session=session, broadcast_id=broadcast_id, now=context.bot_data.clock()
     )
-    if dropped is not None:
-        return text(language, "broadcast_cancelled", id=broadcast_id, dropped=dropped)
-    row = await broadcasts.get_broadcast(session=session, broadcast_id=broadcast_id)
-    if row is None:
-        return text(language, "no_broadcast", id=broadcast_id)
-    status = text(language, f"status_{row.status}")
-    return text(language, "broadcast_not_open", id=broadcast_id, status=status)
+    return text(asked.language, "broadcast_cancelled", id=broadcast_id, dropped=dropped)
 
 
-async def stats(
-    session: AsyncSession, user_id: int, language: str, args: Sequence[str], context: Context
-) -> str:
+async def stats(session: AsyncSession, asked: Asked, context: Context) -> str:
     """/stats [BROADCAST-ID]: counts by outcome and readers who opened "Read more"."""
+    broadcast_id = None
+    if asked.args:
+        broadcast_id = _id_argument(asked.args[0]) if len(asked.args) == 1 else None
+        if broadcast_id is None:
+            return text(asked.language, "stats_usage")
+    progress = await broadcasts.progress(session=session, broadcast_id=broadcast_id)
+    readers = text(asked.language, "broadcast_readers", readers=progress.readers)
     zone = context.bot_data.config.timezone
-    if not args:
-        rows = await broadcasts.list_broadcasts(session=session, limit=1)
-        if not rows:
+    return f"{describe(progress, asked.language, zone)}\n{readers}"
+
+
+def _refused(refusal: refusals.Refusal, language: str, typed: str) -> str:
+    """Why a command did nothing, in plain text; `typed` is its first argument as written."""
+    match refusal:
+        case refusals.BadWhen(error=error):
+            return error.message(language)
+        case refusals.NoArticle():
+            return text(language, "no_article", id=_quoted(typed))  # the id as it was typed
+        case refusals.NoBroadcast(broadcast_id=broadcast_id):
+            return text(language, "no_broadcast", id=broadcast_id)
+        case refusals.NotOpen(broadcast_id=broadcast_id, status=status):
+            status_text = text(language, f"status_{status}")
+            return text(language, "broadcast_not_open", id=broadcast_id, status=status_text)
+        case refusals.NoBroadcastsYet():
             return text(language, "broadcasts_none")
-        broadcast_id: int | None = rows[0].id
-    else:
-        broadcast_id = _id_argument(args[0]) if len(args) == 1 else None
-    if broadcast_id is None:
-        return text(language, "stats_usage")
-    progress = await broadcasts.broadcast_progress(session=session, broadcast_id=broadcast_id)
-    if progress is None:
-        return text(language, "no_broadcast", id=broadcast_id)
-    readers = text(language, "broadcast_readers", readers=progress.readers)
-    return f"{describe(progress, language, zone)}\n{readers}"
+        case refusals.BadTopic(topic=topic):
+            return text(language, "bad_topic", topic=_quoted(topic))
+    raise TypeError(f"no words for the refusal {refusal!r}")
 
 
 def _operator_command(reply: Reply) -> Callable[[Update, Context], Coroutine[Any, Any, None]]:
@@ -251,22 +228,22 @@ def _operator_command(reply: Reply) -> Callable[[Update, Context], Coroutine[Any
             await context.bot.send_message(chat_id, text(language, "not_operator"))
             return
         message = update.effective_message
-        source = _source_message.set((chat_id, message.message_id) if message else None)
+        args = context.args or []
+        asked = Asked(
+            user.id,
+            language,
+            args,
+            SourceMessage(chat_id, message.message_id) if message else None,
+        )
         try:
             async with context.bot_data.unit_of_work() as session:
-                answer = html.escape(
-                    await reply(session, user.id, language, context.args or [], context),
-                    quote=False,
-                )
-        except WhenError as error:
-            answer = html.escape(error.message(language), quote=False)
-        except (UnknownArticle, _NoSuchId):
-            argument = html.escape(_quoted((context.args or [""])[0]), quote=False)
+                answer = await reply(session, asked, context)
+        except refusals.Refusal as refusal:
+            answer = _refused(refusal, language, args[0] if args else "")
+        except _NoSuchId:
             not_found = "no_article" if reply in (publish, schedule) else "no_broadcast"
-            answer = text(language, not_found, id=argument)
-        finally:
-            _source_message.reset(source)
-        await context.bot.send_message(chat_id, answer)
+            answer = text(language, not_found, id=_quoted(args[0]))
+        await context.bot.send_message(chat_id, html.escape(answer, quote=False))
         # A broadcast due now should not wait for the next tick.
         if reply in (publish, schedule) and context.bot_data.scheduler is not None:
             await context.bot_data.scheduler.tick()
