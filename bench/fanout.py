@@ -45,6 +45,7 @@ from telegram.request import BaseRequest
 from bot.delivery.deliverer import Deliverer
 from bot.delivery.pacing import Pacer
 from bot.delivery.request import AiohttpRequest
+from bot.newsroom.clock import utcnow
 from bot.newsroom.ingest import store_sources
 from bot.newsroom.sources import load_sources
 from bot.sandbox.botapi.server import DEFAULT_TOKEN
@@ -261,7 +262,9 @@ async def timed_broadcast(
     started = time.perf_counter()
     now = datetime.now(UTC)
     async with unit_of_work(sessionmaker) as session:
-        row = await broadcasts.create_broadcast(session=session, article_id=article_id, due_at=now)
+        row = await broadcasts.create_broadcast(
+            session=session, article_id=article_id, due_at=now, now=now
+        )
         queued = await broadcasts.start_broadcast(session=session, broadcast_id=row.id, now=now)
     # Retries wait out their back-off; a later round sends them.
     while await deliverer.deliver_available():
@@ -306,6 +309,7 @@ async def seed(sessionmaker: async_sessionmaker[AsyncSession], readers: int) -> 
             session=session,
             sources=load_sources([str(SAMPLES / "en-night-buses.md")]),
             target=1200,
+            now=utcnow(),
         )
     return stored.article_id
 

@@ -20,6 +20,7 @@ from rich.progress import Progress as RichProgress
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.newsroom.clock import utcnow
 from bot.newsroom.ids import MAX_ID, parse_id
 from bot.newsroom.ingest import prepare_sources, render, store_rendered
 from bot.newsroom.preview import preview_dict, render_preview
@@ -224,13 +225,14 @@ def ingest(
                 # more than one article, so the running bot's readers and deliverer, and
                 # another ingest, get their turns in between.
                 async with unit_of_work(sessionmaker) as session:
-                    (item,) = await store_rendered(session=session, rendered=[article])
+                    now = utcnow()
+                    (item,) = await store_rendered(session=session, rendered=[article], now=now)
                     broadcast_id = None
                     # An article stored before was pushed (or not) then: pushing it again on a
                     # re-ingest would repeat it to every reader. `newsbot publish ID` does that.
                     if due_at is not None and item.created:
                         row = await broadcasts.create_broadcast(
-                            session=session, article_id=item.article_id, due_at=due_at
+                            session=session, article_id=item.article_id, due_at=due_at, now=now
                         )
                         broadcast_id = row.id
                 note = "" if item.created else "\t(already stored)"
@@ -273,7 +275,11 @@ def publish(
         async def work(session: AsyncSession) -> BroadcastRow:
             try:
                 return await broadcasts.create_broadcast(
-                    session=session, article_id=article_id, due_at=due_at, topic=topic
+                    session=session,
+                    article_id=article_id,
+                    due_at=due_at,
+                    now=utcnow(),
+                    topic=topic,
                 )
             except broadcasts.UnknownArticle as error:
                 raise UsageError(str(error)) from None

@@ -188,7 +188,7 @@ class Deliverer:
         outcomes = list(self._unwritten)
         unsent = list(self._unsent)
         async with unit_of_work(self.sessionmaker) as session:
-            await broadcasts.record_outcomes(session=session, outcomes=outcomes)
+            await broadcasts.record_outcomes(session=session, outcomes=outcomes, now=self.clock())
             requeued = await broadcasts.requeue_deliveries(session=session, keys=unsent)
         del self._unwritten[: len(outcomes)]
         for key in unsent:
@@ -512,7 +512,7 @@ class Deliverer:
 
     async def _record(self, batch: list[Outcome]) -> None:
         async with unit_of_work(self.sessionmaker) as session:
-            await broadcasts.record_outcomes(session=session, outcomes=batch)
+            await broadcasts.record_outcomes(session=session, outcomes=batch, now=self.clock())
 
     def _report(self, batch: list[Outcome]) -> None:
         # Outside the retried database step: a failing observer must not write twice.

@@ -285,7 +285,8 @@ class FeedPoller:
         async with unit_of_work(self.sessionmaker) as session:
             # An entry another process stored since the look-up is found by add_article
             # (created=False), so it is neither stored nor pushed twice.
-            stored = await store_rendered(session=session, rendered=rendered)
+            now = self.clock()
+            stored = await store_rendered(session=session, rendered=rendered, now=now)
             # created=False: the same text is already stored under another link; it was
             # pushed then (or deliberately not), so it is not pushed again.
             due = [
@@ -296,7 +297,7 @@ class FeedPoller:
             pushed = due[: self.max_pushes]
             for article_id in pushed:
                 await broadcasts.create_broadcast(
-                    session=session, article_id=article_id, due_at=self.clock()
+                    session=session, article_id=article_id, due_at=now, now=now
                 )
         if len(due) > len(pushed):
             log.warning(

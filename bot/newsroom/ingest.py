@@ -7,6 +7,7 @@ import dataclasses
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -87,6 +88,7 @@ async def store_sources(
     sources: Sequence[ParsedSource],
     topics: Sequence[str] = (),
     target: int,
+    now: datetime,
 ) -> list[Stored]:
     """Store every article of the sources, adding `topics` to each; duplicates are not stored.
 
@@ -96,15 +98,21 @@ async def store_sources(
     in a unit of work of its own, as `newsbot ingest` does, so no write lock is held for long.
     """
     rendered = await asyncio.to_thread(prepare_sources, sources, topics, target)
-    return await store_rendered(session=session, rendered=rendered)
+    return await store_rendered(session=session, rendered=rendered, now=now)
 
 
-async def store_rendered(*, session: AsyncSession, rendered: Iterable[Rendered]) -> list[Stored]:
+async def store_rendered(
+    *, session: AsyncSession, rendered: Iterable[Rendered], now: datetime
+) -> list[Stored]:
     """Store prepared articles; one already stored (same URL or text) is not stored again."""
     stored: list[Stored] = []
     for item in rendered:
         row, created = await store.add_article(
-            session=session, article=item.article, sections=item.sections, summary=item.summary
+            session=session,
+            article=item.article,
+            sections=item.sections,
+            summary=item.summary,
+            now=now,
         )
         stored.append(Stored(row.id, row.section_count, row.title, created))
         if created:

@@ -236,7 +236,10 @@ class Sandbox:
         sources = await asyncio.to_thread(load_sources, [str(folder)])
         async with app.bot_data.unit_of_work() as session:
             return await store_sources(
-                session=session, sources=sources, target=settings.section_target
+                session=session,
+                sources=sources,
+                target=settings.section_target,
+                now=app.bot_data.clock(),
             )
 
     async def stop(self) -> None:

@@ -201,7 +201,9 @@ async def on_error(update: object, context: Context) -> None:
     )
     if unreachable and chat is not None:
         async with context.bot_data.unit_of_work() as session:
-            await store.mark_chat_blocked(session=session, chat_id=chat.id)
+            await store.mark_chat_blocked(
+                session=session, chat_id=chat.id, now=context.bot_data.clock()
+            )
         log.info("chat %s is unreachable (%s); marked inactive", chat.id, error)
         return
     log.error("update %r failed", update, exc_info=error)

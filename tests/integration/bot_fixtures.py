@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from bot.newsroom.clock import utcnow
 from bot.newsroom.ingest import Stored, store_sources
 from bot.newsroom.sources import load_sources
 from bot.sandbox.botapi.server import FakeBotApi
@@ -84,6 +85,7 @@ class BotHarness:
                 sources=sources,
                 topics=topics,
                 target=self.settings.section_target,
+                now=utcnow(),
             )
 
 

@@ -20,6 +20,7 @@ from telegram.request import HTTPXRequest
 
 from bot.delivery.deliverer import Deliverer
 from bot.delivery.pacing import Pace, Pacer
+from bot.newsroom.clock import utcnow
 from bot.newsroom.ingest import store_sources
 from bot.newsroom.sources import load_sources
 from bot.sandbox.botapi.server import FakeBotApi
@@ -50,7 +51,11 @@ class DeliveryWorld:
             for chat_id in chat_ids:
                 kind = "private" if chat_id > 0 else "group"
                 await store.ensure_chat(
-                    session=session, chat_id=chat_id, kind=kind, telegram_language=language
+                    session=session,
+                    chat_id=chat_id,
+                    kind=kind,
+                    telegram_language=language,
+                    now=utcnow(),
                 )
                 await store.subscribe(session=session, chat_id=chat_id, topic=topic)
         return chat_ids
@@ -65,6 +70,7 @@ class DeliveryWorld:
                 sources=load_sources([str(SAMPLES / name)]),
                 topics=list(topics),
                 target=1200,
+                now=utcnow(),
             )
         return stored.article_id
 
@@ -73,7 +79,7 @@ class DeliveryWorld:
         now = datetime.now(UTC)
         async with unit_of_work(self.sessionmaker) as session:
             row = await broadcasts.create_broadcast(
-                session=session, article_id=article_id, due_at=now, topic=topic
+                session=session, article_id=article_id, due_at=now, now=now, topic=topic
             )
             await broadcasts.start_broadcast(session=session, broadcast_id=row.id, now=now)
         return row.id

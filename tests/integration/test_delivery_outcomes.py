@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.delivery import deliverer as delivery
 from bot.delivery.deliverer import MAX_ATTEMPTS, Deliverer
 from bot.delivery.pacing import Pacer
+from bot.newsroom.clock import utcnow
 from db import broadcasts
 from db.broadcasts import MAX_CLAIMS, Outcome
 from db.models import DeliveryRow
@@ -287,8 +288,9 @@ async def test_claims_are_counted_when_taken_and_given_back_with_an_outcome(
     # Chat 1 gets an outcome (a retry), chat 2 is put back unsent, chat 3's deliverer dies.
     async with unit_of_work(sessionmaker) as session:
         retry = Outcome(broadcast_id, 1, "queued", 1)
-        await broadcasts.record_outcomes(session=session, outcomes=[retry])
-        await broadcasts.record_outcomes(session=session, outcomes=[retry])  # written twice
+        await broadcasts.record_outcomes(session=session, outcomes=[retry], now=utcnow())
+        # Written twice:
+        await broadcasts.record_outcomes(session=session, outcomes=[retry], now=utcnow())
         assert await broadcasts.requeue_deliveries(session=session, keys=[(broadcast_id, 2)]) == 1
     await requeue_after_crash()
     assert {c: row.claims for c, row in (await rows(world, broadcast_id)).items()} == {
@@ -305,6 +307,7 @@ async def test_claims_are_counted_when_taken_and_given_back_with_an_outcome(
             await broadcasts.record_outcomes(
                 session=session,
                 outcomes=[Outcome(broadcast_id, c, "queued", 0) for c in (1, 2)],
+                now=utcnow(),
             )
         await requeue_after_crash()
 

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import bot.newsroom.feeds
 import bot.newsroom.ingest
+from bot.newsroom.clock import utcnow
 from bot.newsroom.feeds import MAX_PUSHES_PER_POLL, USER_AGENT, FeedPoller, backoff, redact
 from bot.newsroom.fetch import PRIVATE_HINT, Fetcher
 from bot.newsroom.ingest import MAX_SECTIONS, store_rendered, store_sources
@@ -302,7 +303,10 @@ async def store_feed(sessionmaker: Sessionmaker, *entries: Entry) -> None:
     """Store entries the way `newsbot ingest` would (without any broadcast)."""
     async with unit_of_work(sessionmaker) as session:
         await store_sources(
-            session=session, sources=[parse_source(rss(*entries), name="x.xml")], target=TARGET
+            session=session,
+            sources=[parse_source(rss(*entries), name="x.xml")],
+            target=TARGET,
+            now=utcnow(),
         )
 
 
@@ -851,7 +855,11 @@ async def test_the_running_bot_pushes_feed_entries_and_tells_operators_of_a_brok
     try:
         async with unit_of_work(create_sessionmaker(engine)) as session:
             await store.ensure_chat(
-                session=session, chat_id=READER, kind="private", telegram_language="en"
+                session=session,
+                chat_id=READER,
+                kind="private",
+                telegram_language="en",
+                now=utcnow(),
             )
             await store.subscribe(session=session, chat_id=READER, topic=None)
     finally:

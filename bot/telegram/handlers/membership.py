@@ -28,7 +28,9 @@ async def membership_changed(update: Update, context: Context) -> None:
     chat_id = change.chat.id
     async with context.bot_data.unit_of_work() as session:
         if gone:
-            known = await store.mark_chat_blocked(session=session, chat_id=chat_id)
+            known = await store.mark_chat_blocked(
+                session=session, chat_id=chat_id, now=context.bot_data.clock()
+            )
         else:
             known = await store.mark_chat_active(session=session, chat_id=chat_id)
     if known:

@@ -93,10 +93,16 @@ async def _schedule(
         )
         if existing is not None:
             return _announce(existing, "broadcast_exists", language, settings.timezone)
-    due_at = parse_when(when, now=context.bot_data.clock(), zone=settings.timezone)
+    now = context.bot_data.clock()
+    due_at = parse_when(when, now=now, zone=settings.timezone)
     if source is None:
         broadcast = await broadcasts.create_broadcast(
-            session=session, article_id=article_id, due_at=due_at, topic=topic, created_by=user_id
+            session=session,
+            article_id=article_id,
+            due_at=due_at,
+            now=now,
+            topic=topic,
+            created_by=user_id,
         )
     else:
         broadcast, _ = await updates.create_broadcast_once(
@@ -105,6 +111,7 @@ async def _schedule(
             message_id=source[1],
             article_id=article_id,
             due_at=due_at,
+            now=now,
             topic=topic,
             created_by=user_id,
         )
