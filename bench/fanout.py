@@ -49,6 +49,7 @@ from bot.newsroom.clock import utcnow
 from bot.newsroom.ingest import store_sources
 from bot.newsroom.sources import load_sources
 from bot.sandbox.botapi.server import DEFAULT_TOKEN
+from bot.settings import Settings
 from bot.telegram.messages import story_card
 from db import broadcasts
 from db.broadcasts import Progress
@@ -236,10 +237,11 @@ async def measure_newsbot(
             request=AiohttpRequest(connection_pool_size=concurrency),
             rate_limiter=pacer,
         ) as bot:
-            deliverer = Deliverer(
+            deliverer = Deliverer.for_settings(
+                Settings(_env_file=None, language="en"),  # type: ignore[call-arg]
                 bot=bot,
                 sessionmaker=sessionmaker,
-                default_language="en",
+                clock=utcnow,
                 concurrency=concurrency,
                 batch_size=500,
             )

@@ -33,7 +33,7 @@ import logging
 import os
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
@@ -41,6 +41,7 @@ from urllib.parse import urlsplit, urlunsplit
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.newsroom import fetch
+from bot.newsroom.clock import Clock, utcnow
 from bot.newsroom.fetch import Fetcher, FetchError
 from bot.newsroom.ingest import Rendered, TooManySections, prepare, store_rendered
 from content.article import Article
@@ -67,10 +68,6 @@ MAX_REASON_CHARS = 300
 _MAX_EXPONENT = 16
 
 FailureCallback = Callable[[str, str], Awaitable[None]]
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def is_url(source: str) -> bool:
@@ -140,7 +137,7 @@ class FeedPoller:
         sources: Sequence[str],
         interval: timedelta,
         target: int,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Clock = utcnow,
         fetcher: Fetcher | None = None,
         fetch_private: bool = False,
         fetch_deadline: float = fetch.DEADLINE,

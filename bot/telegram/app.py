@@ -12,7 +12,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import Application, ApplicationBuilder, Defaults
 
-from bot.delivery.deliverer import Deliverer, max_unrecorded_for
+from bot.delivery.deliverer import Deliverer
 from bot.delivery.pacing import Pacer
 from bot.delivery.request import AiohttpRequest
 from bot.delivery.scheduler import TICK_INTERVAL, BroadcastScheduler
@@ -32,7 +32,6 @@ from db.session import create_engine, create_sessionmaker
 
 log = logging.getLogger(__name__)
 
-DELIVERY_CONCURRENCY = 16  # broadcast sends in flight
 APOLOGY_TIMEOUT = 5.0  # seconds the error handler spends telling the reader, at most
 REQUEST_POOL_SIZE = 64  # connections to the Bot API: sends in flight plus readers' replies
 
@@ -95,15 +94,11 @@ async def open_resources(app: NewsApp) -> None:
     for language in LANGUAGES:
         await app.bot.set_my_commands(menu_commands(language), language_code=language)
     settings = data.config
-    deliverer = Deliverer(
+    deliverer = Deliverer.for_settings(
+        settings,
         bot=app.bot,
         sessionmaker=data.sessionmaker,
-        default_language=settings.language,
-        paid_broadcast=settings.paid_broadcast,
-        # A batch is about a second of sending, so a cancel stops within about a second.
-        batch_size=max(10, min(200, int(settings.rate))),
-        max_unrecorded=max_unrecorded_for(settings.rate, DELIVERY_CONCURRENCY),
-        concurrency=DELIVERY_CONCURRENCY,
+        clock=data.clock,
         on_recorded=data.metrics.count_outcomes if data.metrics is not None else None,
     )
 

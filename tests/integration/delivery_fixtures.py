@@ -24,6 +24,7 @@ from bot.newsroom.clock import utcnow
 from bot.newsroom.ingest import store_sources
 from bot.newsroom.sources import load_sources
 from bot.sandbox.botapi.server import FakeBotApi
+from bot.settings import Settings
 from db import broadcasts, store
 from db.models import DeliveryRow
 from db.session import unit_of_work
@@ -110,6 +111,11 @@ class DeliveryWorld:
             return {row.chat_id: row.status for row in rows}
 
 
+def english() -> Settings:
+    """The bot's settings with English as the default language."""
+    return Settings(_env_file=None, language="en")  # type: ignore[call-arg]
+
+
 def make_bot(api: FakeBotApi, pacer: Pacer, *, read_timeout: float = 5.0) -> ExtBot[Pace]:
     """PTB's ExtBot on the fake server, paced, with short timeouts."""
     return ExtBot(
@@ -127,10 +133,11 @@ async def world(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator
         pacer = Pacer(rate=None, paid_rate=None)
         bot = make_bot(api, pacer, read_timeout=0.5)
         async with bot:
-            deliverer = Deliverer(
+            deliverer = Deliverer.for_settings(
+                english(),
                 bot=bot,
                 sessionmaker=sessionmaker,
-                default_language="en",
+                clock=utcnow,
                 concurrency=8,
                 batch_size=10,
                 backoff_base=0.05,

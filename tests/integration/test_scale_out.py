@@ -17,10 +17,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.delivery.deliverer import max_unrecorded_for
+from bot.delivery.deliverer import DELIVERY_CONCURRENCY, max_unrecorded_for
 from bot.newsroom.clock import utcnow
 from bot.sandbox.botapi.server import FakeBotApi
-from bot.telegram.app import DELIVERY_CONCURRENCY
 from db import broadcasts
 from db.session import unit_of_work
 from tests.integration.delivery_fixtures import DeliveryWorld
