@@ -35,7 +35,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -50,9 +49,6 @@ from content.feed_parser import FeedResult, parse_feed
 from db import broadcasts, store
 from db.session import unit_of_work
 
-if TYPE_CHECKING:
-    from bot.telegram.context import Context
-
 log = logging.getLogger(__name__)
 
 USER_AGENT = fetch.USER_AGENT
@@ -61,8 +57,6 @@ MAX_PUSHES_PER_POLL = 20
 MAX_BACKOFF = timedelta(hours=1)
 # Older entries are stored but not pushed: news from yesterday is no longer news to push.
 MAX_ENTRY_AGE = timedelta(hours=24)
-JOB_INTERVAL = 10.0  # seconds between the job's looks at which feeds are due
-JOB_FIRST = 1.0
 MAX_REASON_CHARS = 300
 # 2**16 intervals exceed any cap; a larger exponent would only risk overflowing timedelta.
 _MAX_EXPONENT = 16
@@ -161,6 +155,7 @@ class FeedPoller:
         self._owns_fetcher = fetcher is None
         self._fetcher = fetcher or Fetcher(allow_private=fetch_private, deadline=fetch_deadline)
         self._lock = asyncio.Lock()
+        self.closed = False
 
     @property
     def busy(self) -> bool:
@@ -188,6 +183,7 @@ class FeedPoller:
         """Close the fetcher's connections if the fetcher is the poller's own."""
         if self._owns_fetcher:
             await self._fetcher.close()
+        self.closed = True
 
     async def _settle(
         self, state: FeedState, result: _Fetched | BaseException | None, now: datetime
@@ -378,16 +374,3 @@ def _read_file(path: str, mtime_ns: int | None, size: int | None) -> _Fetched | 
     except OSError as error:
         raise FeedFailure(f"cannot be read ({error.strerror})") from None
     return _Fetched(data, mtime_ns=stat.st_mtime_ns, size=stat.st_size)
-
-
-async def poll_job(context: Context) -> None:
-    """The JobQueue callback: poll due feeds, only in the process that delivers."""
-    data = context.bot_data
-    # Only the holder of the delivery lock polls, so two processes never ingest one feed.
-    if data.feeds is None or data.scheduler is None or not data.scheduler.delivering:
-        return
-    if data.feeds.busy:
-        return
-    # A task, not an await: a slow feed (up to the 30 s deadline) must not keep the job running
-    # past its next run, which APScheduler would skip with a warning. stop() awaits the task.
-    context.application.create_task(data.feeds.poll_due(), name="feed-poll")

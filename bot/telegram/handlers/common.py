@@ -28,7 +28,7 @@ async def enter(session: AsyncSession, update: Update, context: Context) -> tupl
     if not row.active:
         await store.mark_chat_active(session=session, chat_id=chat.id)
     return chat.id, choose_language(
-        row.language, telegram_language, context.bot_data.config.language
+        row.language, telegram_language, context.bot_data.settings.language
     )
 
 

@@ -84,7 +84,7 @@ async def _schedule(
     when: str,
     topic: str | None,
 ) -> str:
-    settings = context.bot_data.config
+    settings = context.bot_data.settings
     source = _source_message.get()
     if source is not None:
         # Looked up before WHEN is read: "18:00" a day later means another time.
@@ -198,7 +198,7 @@ async def list_broadcasts(
     rows = await broadcasts.list_broadcasts(session=session, limit=LIST_LIMIT)
     if not rows:
         return text(language, "broadcasts_none")
-    zone = context.bot_data.config.timezone
+    zone = context.bot_data.settings.timezone
     lines = [text(language, "broadcasts_header")]
     for row in rows:
         progress = await broadcasts.broadcast_progress(session=session, broadcast_id=row.id)
@@ -230,7 +230,7 @@ async def stats(
     session: AsyncSession, user_id: int, language: str, args: Sequence[str], context: Context
 ) -> str:
     """/stats [BROADCAST-ID]: counts by outcome and readers who opened "Read more"."""
-    zone = context.bot_data.config.timezone
+    zone = context.bot_data.settings.timezone
     if not args:
         rows = await broadcasts.list_broadcasts(session=session, limit=1)
         if not rows:
@@ -254,7 +254,7 @@ def _operator_command(reply: Reply) -> Callable[[Update, Context], Coroutine[Any
         user = update.effective_user
         async with context.bot_data.unit_of_work() as session:
             chat_id, language = await enter(session, update, context)
-        if user is None or user.id not in context.bot_data.config.operators:
+        if user is None or user.id not in context.bot_data.settings.operators:
             await context.bot.send_message(chat_id, text(language, "not_operator"))
             return
         message = update.effective_message
@@ -275,7 +275,7 @@ def _operator_command(reply: Reply) -> Callable[[Update, Context], Coroutine[Any
             _source_message.reset(source)
         await context.bot.send_message(chat_id, answer)
         # A broadcast due now should not wait for the next tick.
-        if reply in (publish, schedule) and context.bot_data.scheduler is not None:
+        if reply in (publish, schedule):
             await context.bot_data.scheduler.tick()
 
     handle.__doc__ = reply.__doc__
