@@ -155,7 +155,7 @@ class FeedPoller:
         self._owns_fetcher = fetcher is None
         self._fetcher = fetcher or Fetcher(allow_private=fetch_private, deadline=fetch_deadline)
         self._lock = asyncio.Lock()
-        self.closed = False
+        self.closed = False  # set by close(): the bot has let go of the poller
 
     @property
     def busy(self) -> bool:

@@ -1,4 +1,4 @@
-"""One function builds the Application from Settings and registers every handler."""
+"""The Application: built from Settings with every handler; what it tells the operators."""
 
 from __future__ import annotations
 
