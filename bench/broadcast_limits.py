@@ -19,10 +19,11 @@ from pathlib import Path
 from fanout import TOKEN, FakeApiProcess, fresh_database, seed, timed_broadcast
 from telegram.ext import ExtBot
 
-from bot.delivery.deliverer import Deliverer, max_unrecorded_for
+from bot.delivery.deliverer import Deliverer
 from bot.delivery.pacing import Pacer
 from bot.delivery.request import AiohttpRequest
-from bot.telegram.app import DELIVERY_CONCURRENCY
+from bot.newsroom.clock import utcnow
+from bot.settings import Settings
 from db.session import create_engine, create_sessionmaker
 
 
@@ -41,13 +42,14 @@ async def run(subscribers: int, rate: int, paid: bool, database_url: str) -> Non
                 request=AiohttpRequest(connection_pool_size=32),
                 rate_limiter=pacer,
             ) as bot:
-                deliverer = Deliverer(
-                    bot=bot,
-                    sessionmaker=sessionmaker,
-                    default_language="en",
+                settings = Settings(
+                    _env_file=None,  # type: ignore[call-arg]
+                    language="en",
+                    rate=rate,
                     paid_broadcast=paid,
-                    batch_size=max(10, min(200, rate)),
-                    max_unrecorded=max_unrecorded_for(rate, DELIVERY_CONCURRENCY),
+                )
+                deliverer = Deliverer.for_settings(
+                    settings, bot=bot, sessionmaker=sessionmaker, clock=utcnow
                 )
                 seconds, _, progress = await timed_broadcast(sessionmaker, deliverer, article_id)
         finally:

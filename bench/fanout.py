@@ -45,9 +45,11 @@ from telegram.request import BaseRequest
 from bot.delivery.deliverer import Deliverer
 from bot.delivery.pacing import Pacer
 from bot.delivery.request import AiohttpRequest
+from bot.newsroom.clock import utcnow
 from bot.newsroom.ingest import store_sources
 from bot.newsroom.sources import load_sources
 from bot.sandbox.botapi.server import DEFAULT_TOKEN
+from bot.settings import Settings
 from bot.telegram.messages import story_card
 from db import broadcasts
 from db.broadcasts import Progress
@@ -235,10 +237,11 @@ async def measure_newsbot(
             request=AiohttpRequest(connection_pool_size=concurrency),
             rate_limiter=pacer,
         ) as bot:
-            deliverer = Deliverer(
+            deliverer = Deliverer.for_settings(
+                Settings(_env_file=None, language="en"),  # type: ignore[call-arg]
                 bot=bot,
                 sessionmaker=sessionmaker,
-                default_language="en",
+                clock=utcnow,
                 concurrency=concurrency,
                 batch_size=500,
             )
@@ -261,7 +264,9 @@ async def timed_broadcast(
     started = time.perf_counter()
     now = datetime.now(UTC)
     async with unit_of_work(sessionmaker) as session:
-        row = await broadcasts.create_broadcast(session=session, article_id=article_id, due_at=now)
+        row = await broadcasts.create_broadcast(
+            session=session, article_id=article_id, due_at=now, now=now
+        )
         queued = await broadcasts.start_broadcast(session=session, broadcast_id=row.id, now=now)
     # Retries wait out their back-off; a later round sends them.
     while await deliverer.deliver_available():
@@ -306,6 +311,7 @@ async def seed(sessionmaker: async_sessionmaker[AsyncSession], readers: int) -> 
             session=session,
             sources=load_sources([str(SAMPLES / "en-night-buses.md")]),
             target=1200,
+            now=utcnow(),
         )
     return stored.article_id
 

@@ -26,8 +26,9 @@ from sqlalchemy import insert, text
 from telegram import Update
 from telegram.request import BaseRequest, RequestData
 
+from bot.ops.runtime import running_bot
 from bot.settings import Settings
-from bot.telegram.app import build_application
+from bot.telegram.app import NewsApp
 from bot.telegram.callbacks import ReadSection
 from db.migrate import upgrade
 from db.models import ArticleRow, ArticleTopicRow, ChatRow, SectionRow, SubscriptionRow
@@ -175,24 +176,22 @@ def press(update_id: int, chat_id: int, article_id: int, index: int) -> dict[str
 async def measure(database_url: str, articles: int, chats: int, presses: int) -> list[float]:
     """Handle `presses` callback updates one after another; their durations in seconds."""
     settings = Settings(_env_file=None, token=TOKEN, database_url=database_url)  # type: ignore[call-arg]
-    app = build_application(settings)
-    app.bot._request = (InstantTelegram(), InstantTelegram())  # type: ignore[attr-defined]
-    # The pacer would hold replies to Telegram's 30 sends/s; this measures the bot's own time.
-    app.bot._rate_limiter = None  # type: ignore[attr-defined]
-    await app.initialize()
-    assert app.post_init is not None
-    await app.post_init(app)
+
+    def instant(app: NewsApp) -> None:
+        app.bot._request = (InstantTelegram(), InstantTelegram())  # type: ignore[attr-defined]
+        # The pacer would hold replies to Telegram's 30 sends/s; this measures the bot's own time.
+        app.bot._rate_limiter = None  # type: ignore[attr-defined]
+
     rng = random.Random(1)
     durations = []
-    for n in range(presses):
-        data = press(n + 1, rng.randint(1, chats), rng.randint(1, articles), rng.randint(2, 5))
-        update = Update.de_json(data, app.bot)
-        start = time.perf_counter()
-        await app.process_update(update)
-        durations.append(time.perf_counter() - start)
-    assert app.post_shutdown is not None
-    await app.post_shutdown(app)
-    await app.shutdown()
+    async with running_bot(settings, configure=instant) as runtime:
+        app = runtime.app
+        for n in range(presses):
+            data = press(n + 1, rng.randint(1, chats), rng.randint(1, articles), rng.randint(2, 5))
+            update = Update.de_json(data, app.bot)
+            start = time.perf_counter()
+            await app.process_update(update)
+            durations.append(time.perf_counter() - start)
     return durations
 
 

@@ -48,7 +48,7 @@ from db.models import (
     ReadingRow,
     SubscriptionRow,
 )
-from db.store import dialect_insert, mark_chats_blocked, utcnow
+from db.store import dialect_insert, mark_chats_blocked
 
 OPEN_BROADCAST_STATUSES = ("scheduled", "running")
 UNFINISHED_DELIVERY_STATUSES = ("queued", "sending")
@@ -108,6 +108,7 @@ async def create_broadcast(
     session: AsyncSession,
     article_id: int,
     due_at: datetime,
+    now: datetime,
     topic: str | None = None,
     created_by: int | None = None,
 ) -> BroadcastRow:
@@ -122,7 +123,7 @@ async def create_broadcast(
         topic=wanted,
         status="scheduled",
         due_at=due_at,
-        created_at=utcnow(),
+        created_at=now,
         created_by=created_by,
         target_count=0,
     )
@@ -341,7 +342,9 @@ async def claim_deliveries(
     return claims
 
 
-async def record_outcomes(*, session: AsyncSession, outcomes: Sequence[Outcome]) -> None:
+async def record_outcomes(
+    *, session: AsyncSession, outcomes: Sequence[Outcome], now: datetime
+) -> None:
     """Write what happened to claimed deliveries (one batched UPDATE) and mark gone chats.
 
     Each outcome ends its claim, so the row's count of claims without an outcome drops by one.
@@ -349,7 +352,7 @@ async def record_outcomes(*, session: AsyncSession, outcomes: Sequence[Outcome])
     if not outcomes:
         return
     await mark_chats_blocked(
-        session=session, chat_ids={o.chat_id for o in outcomes if o.chat_gone}
+        session=session, chat_ids={o.chat_id for o in outcomes if o.chat_gone}, now=now
     )
     # A Core UPDATE run as executemany: the ORM's bulk update by primary key costs more per
     # row, and this runs for every message a broadcast sends.

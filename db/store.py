@@ -4,12 +4,14 @@ Each takes the session as a keyword argument; the caller's unit of work (`db.ses
 decides when to commit. Inserts that may race with another process use the database's own
 `INSERT … ON CONFLICT`, so two concurrent calls never create duplicates or fail on a unique key.
 Functions that write about a chat (subscribe, record_reading) need its row: call ensure_chat first.
+Times are stamped with the caller's `now` (from the bot's clock), never the database's own clock,
+so both databases store the same value and tests can move time.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
@@ -45,11 +47,6 @@ from db.models import (
 # How often add_article retries when its insert conflicts with a row that is gone by the time it
 # looks (a concurrent delete); more than one retry means something is badly wrong.
 _INSERT_ATTEMPTS = 3
-
-
-def utcnow() -> datetime:
-    """Return the current time in UTC (Python-side, so both databases store the same value)."""
-    return datetime.now(UTC)
 
 
 def dialect_insert(session: AsyncSession, entity: type[Base]) -> postgresql.Insert | sqlite.Insert:
@@ -93,6 +90,7 @@ async def add_article(
     article: Article,
     sections: Sequence[Section],
     summary: str,
+    now: datetime,
 ) -> tuple[ArticleRow, bool]:
     """Store an article with its topics and sections; return (row, created), deduplicated."""
     if article.published is not None and article.published.utcoffset() is None:
@@ -108,7 +106,6 @@ async def add_article(
     if existing is not None:
         return existing, False
 
-    now = utcnow()
     values = {
         "title": article.title,
         "byline": article.byline,
@@ -228,7 +225,12 @@ async def known_topics(*, session: AsyncSession) -> list[str]:
 
 
 async def ensure_chat(
-    *, session: AsyncSession, chat_id: int, kind: str, telegram_language: str | None
+    *,
+    session: AsyncSession,
+    chat_id: int,
+    kind: str,
+    telegram_language: str | None,
+    now: datetime,
 ) -> ChatRow:
     """Insert the chat or update its kind and client language; return the row."""
     if kind not in CHAT_KINDS:
@@ -240,7 +242,7 @@ async def ensure_chat(
         telegram_language=telegram_language,
         active=True,
         blocked_at=None,
-        joined_at=utcnow(),
+        joined_at=now,
         current_article_id=None,
     )
     # Updates carry no user (channel posts) and then no language: keep the one we knew.
@@ -276,7 +278,9 @@ async def set_chat_language(*, session: AsyncSession, chat_id: int, language: st
     return updated is not None
 
 
-async def mark_chats_blocked(*, session: AsyncSession, chat_ids: Collection[int]) -> set[int]:
+async def mark_chats_blocked(
+    *, session: AsyncSession, chat_ids: Collection[int], now: datetime
+) -> set[int]:
     """Mark chats unreachable (blocked or removed the bot, or gone); return those that exist."""
     if not chat_ids:
         return set()
@@ -284,7 +288,7 @@ async def mark_chats_blocked(*, session: AsyncSession, chat_ids: Collection[int]
         update(ChatRow)
         .where(ChatRow.chat_id.in_(sorted(chat_ids)))
         # Keep the first time it was blocked: retried sends must not move it.
-        .values(active=False, blocked_at=func.coalesce(ChatRow.blocked_at, utcnow()))
+        .values(active=False, blocked_at=func.coalesce(ChatRow.blocked_at, now))
         .returning(ChatRow.chat_id)
     )
     return set(marked)
@@ -414,10 +418,9 @@ async def count_subscribers(*, session: AsyncSession, topic: str | None = None) 
 
 
 async def record_reading(
-    *, session: AsyncSession, chat_id: int, article_id: int, section_index: int
+    *, session: AsyncSession, chat_id: int, article_id: int, section_index: int, now: datetime
 ) -> ReadingRow:
     """Record the last section sent to a chat and make the article its current one."""
-    now = utcnow()
     stmt = dialect_insert(session, ReadingRow).values(
         chat_id=chat_id,
         article_id=article_id,

@@ -56,6 +56,7 @@ async def create_broadcast_once(
     message_id: int,
     article_id: int,
     due_at: datetime,
+    now: datetime,
     topic: str | None = None,
     created_by: int | None = None,
 ) -> tuple[BroadcastRow, bool]:
@@ -70,7 +71,12 @@ async def create_broadcast_once(
     if existing is not None:
         return existing, False
     row = await create_broadcast(
-        session=session, article_id=article_id, due_at=due_at, topic=topic, created_by=created_by
+        session=session,
+        article_id=article_id,
+        due_at=due_at,
+        now=now,
+        topic=topic,
+        created_by=created_by,
     )
     row.source_chat_id = chat_id
     row.source_message_id = message_id

@@ -86,6 +86,7 @@ def ingest(
             async for item in store_and_push(
                 lambda: unit_of_work(sessionmaker),
                 rendered,
+                clock=utcnow,
                 push_at=None if due_at is None else lambda _: due_at,
             ):
                 # Printed once committed: a line is an article that is stored.

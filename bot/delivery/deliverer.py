@@ -22,7 +22,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -40,7 +40,9 @@ from telegram.ext import ExtBot
 
 from bot.delivery import answers
 from bot.delivery.pacing import Pace, retry_delay
+from bot.newsroom.clock import Clock, utcnow
 from bot.ops import logs
+from bot.settings import Settings
 from bot.telegram.messages import story_card
 from bot.telegram.texts import choose_language
 from db import broadcasts, store
@@ -51,6 +53,7 @@ from db.session import unit_of_work
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+DELIVERY_CONCURRENCY = 16  # broadcast sends in flight
 MAX_ATTEMPTS = 5  # transient failures before a delivery is failed
 BACKOFF_BASE = 1.0  # seconds; doubles with each attempt
 BACKOFF_CAP = 60.0
@@ -67,9 +70,10 @@ def max_unrecorded_for(rate: float, concurrency: int) -> int:
     return max(2 * concurrency, int(rate / 4))
 
 
-def utcnow() -> datetime:
-    """The wall clock, aware; tests replace it."""
-    return datetime.now(UTC)
+def batch_size_for(rate: float) -> int:
+    """Claims per round for a sending rate: about a second of sending, so a cancel stops within
+    about a second."""
+    return max(10, min(200, int(rate)))
 
 
 @dataclass(frozen=True)
@@ -104,7 +108,7 @@ class Deliverer:
         max_unrecorded: int | None = None,
         batch_size: int = 100,
         backoff_base: float = BACKOFF_BASE,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Clock = utcnow,
         on_recorded: Callable[[Sequence[Outcome]], None] | None = None,
         max_claims: int = broadcasts.MAX_CLAIMS,
     ) -> None:
@@ -129,6 +133,33 @@ class Deliverer:
         self._open: set[int] = set()  # running broadcasts, as of the last claim
         self._wake = asyncio.Event()
         self._stopping = False
+
+    @classmethod
+    def for_settings(
+        cls,
+        settings: Settings,
+        *,
+        bot: ExtBot[Pace],
+        sessionmaker: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        on_recorded: Callable[[Sequence[Outcome]], None] | None = None,
+        concurrency: int = DELIVERY_CONCURRENCY,
+        batch_size: int | None = None,
+        backoff_base: float = BACKOFF_BASE,
+    ) -> Deliverer:
+        """The Deliverer the settings call for; tests and benches may override its sizes."""
+        return cls(
+            bot=bot,
+            sessionmaker=sessionmaker,
+            default_language=settings.language,
+            paid_broadcast=settings.paid_broadcast,
+            concurrency=concurrency,
+            max_unrecorded=max_unrecorded_for(settings.rate, concurrency),
+            batch_size=batch_size or batch_size_for(settings.rate),
+            backoff_base=backoff_base,
+            clock=clock,
+            on_recorded=on_recorded,
+        )
 
     def wake(self) -> None:
         """Say that there may be new work (a broadcast started or was cancelled)."""
@@ -192,7 +223,9 @@ class Deliverer:
             if not outcomes and not unsent:
                 return
             async with unit_of_work(self.sessionmaker) as session:
-                await broadcasts.record_outcomes(session=session, outcomes=outcomes)
+                await broadcasts.record_outcomes(
+                    session=session, outcomes=outcomes, now=self.clock()
+                )
                 requeued = await broadcasts.requeue_deliveries(session=session, keys=unsent)
             del self._unwritten[: len(outcomes)]
             for key in unsent:
@@ -523,7 +556,7 @@ class Deliverer:
 
     async def _record(self, batch: list[Outcome]) -> None:
         async with unit_of_work(self.sessionmaker) as session:
-            await broadcasts.record_outcomes(session=session, outcomes=batch)
+            await broadcasts.record_outcomes(session=session, outcomes=batch, now=self.clock())
 
     def _report(self, batch: list[Outcome]) -> None:
         # Outside the retried database step: a failing observer must not write twice.

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram.ext import JobQueue
 
 from bot.delivery.deliverer import Deliverer
+from bot.newsroom.clock import Clock
 from bot.ops import logs
 from db import broadcasts
 from db.lock import DeliveryLock
@@ -68,7 +69,7 @@ class BroadcastScheduler:
         deliverer: Deliverer,
         lock: DeliveryLock,
         grace: timedelta,
-        clock: Callable[[], datetime],
+        clock: Clock,
         job_queue: JobQueue[Any] | None = None,
         on_missed: Callable[[BroadcastRow], Awaitable[None]] | None = None,
     ) -> None:

@@ -79,6 +79,7 @@ async def schedule(
             session=session,
             article_id=article_id,
             due_at=due_at,
+            now=now,
             topic=topic,
             created_by=created_by,
         )
@@ -89,6 +90,7 @@ async def schedule(
             message_id=source.message_id,
             article_id=article_id,
             due_at=due_at,
+            now=now,
             topic=topic,
             created_by=created_by,
         )

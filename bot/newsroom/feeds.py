@@ -33,13 +33,14 @@ import logging
 import os
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.newsroom import fetch
+from bot.newsroom.clock import Clock, utcnow
 from bot.newsroom.fetch import Fetcher, FetchError
 from bot.newsroom.ingest import Rendered, TooManySections, prepare, store_and_push
 from content.article import Article
@@ -55,17 +56,11 @@ MAX_PUSHES_PER_POLL = 20
 MAX_BACKOFF = timedelta(hours=1)
 # Older entries are stored but not pushed: news from yesterday is no longer news to push.
 MAX_ENTRY_AGE = timedelta(hours=24)
-JOB_INTERVAL = 10.0  # seconds between the job's looks at which feeds are due
-JOB_FIRST = 1.0
 MAX_REASON_CHARS = 300
 # 2**16 intervals exceed any cap; a larger exponent would only risk overflowing timedelta.
 _MAX_EXPONENT = 16
 
 FailureCallback = Callable[[str, str], Awaitable[None]]
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def is_url(source: str) -> bool:
@@ -135,7 +130,7 @@ class FeedPoller:
         sources: Sequence[str],
         interval: timedelta,
         target: int,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Clock = utcnow,
         fetcher: Fetcher | None = None,
         fetch_private: bool = False,
         fetch_deadline: float = fetch.DEADLINE,
@@ -159,6 +154,7 @@ class FeedPoller:
         self._owns_fetcher = fetcher is None
         self._fetcher = fetcher or Fetcher(allow_private=fetch_private, deadline=fetch_deadline)
         self._lock = asyncio.Lock()
+        self.closed = False  # set by close(): the bot has let go of the poller
 
     @property
     def busy(self) -> bool:
@@ -186,6 +182,7 @@ class FeedPoller:
         """Close the fetcher's connections if the fetcher is the poller's own."""
         if self._owns_fetcher:
             await self._fetcher.close()
+        self.closed = True
 
     async def _settle(
         self, state: FeedState, result: _Fetched | BaseException | None, now: datetime
@@ -290,6 +287,7 @@ class FeedPoller:
             async for item in store_and_push(
                 lambda: unit_of_work(self.sessionmaker),
                 rendered,
+                clock=self.clock,
                 push_at=self._push_at,
                 max_pushes=self.max_pushes,
             )

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.newsroom.clock import Clock
 from bot.newsroom.links import button_url
 from content.article import Article, Section
 from content.assemble import normalize_topic
@@ -107,6 +108,7 @@ async def store_sources(
     sources: Sequence[ParsedSource],
     topics: Sequence[str] = (),
     target: int,
+    now: datetime,
 ) -> list[Stored]:
     """Store every article of the sources, adding `topics` to each; duplicates are not stored.
 
@@ -116,15 +118,21 @@ async def store_sources(
     unit of work of its own, so no write lock is held for long.
     """
     rendered = await asyncio.to_thread(prepare_sources, sources, topics, target)
-    return await store_rendered(session=session, rendered=rendered)
+    return await store_rendered(session=session, rendered=rendered, now=now)
 
 
-async def store_rendered(*, session: AsyncSession, rendered: Iterable[Rendered]) -> list[Stored]:
+async def store_rendered(
+    *, session: AsyncSession, rendered: Iterable[Rendered], now: datetime
+) -> list[Stored]:
     """Store prepared articles; one already stored (same URL or text) is not stored again."""
     stored: list[Stored] = []
     for item in rendered:
         row, created = await store.add_article(
-            session=session, article=item.article, sections=item.sections, summary=item.summary
+            session=session,
+            article=item.article,
+            sections=item.sections,
+            summary=item.summary,
+            now=now,
         )
         stored.append(Stored(row.id, row.section_count, row.title, created))
         if created:
@@ -136,6 +144,7 @@ async def store_and_push(
     unit_of_work: UnitOfWork,
     rendered: Iterable[Rendered],
     *,
+    clock: Clock,
     push_at: PushAt | None = None,
     max_pushes: int | None = None,
 ) -> AsyncIterator[Ingested]:
@@ -151,7 +160,8 @@ async def store_and_push(
     pushes = 0
     for item in rendered:
         async with unit_of_work() as session:
-            (stored,) = await store_rendered(session=session, rendered=[item])
+            now = clock()
+            (stored,) = await store_rendered(session=session, rendered=[item], now=now)
             due_at = push_at(item.article) if push_at is not None and stored.created else None
             broadcast_id = None
             held_back = False
@@ -159,7 +169,7 @@ async def store_and_push(
                 held_back = True
             elif due_at is not None:
                 row = await broadcasts.create_broadcast(
-                    session=session, article_id=stored.article_id, due_at=due_at
+                    session=session, article_id=stored.article_id, due_at=due_at, now=now
                 )
                 broadcast_id = row.id
                 pushes += 1

@@ -10,7 +10,6 @@ import asyncio
 import hmac
 import json
 import logging
-from typing import TYPE_CHECKING
 
 from aiohttp import web
 from sqlalchemy import text
@@ -18,14 +17,12 @@ from telegram import Update
 
 from bot.ops import logs
 from bot.ops.addresses import split_address
-from bot.ops.metrics import CONTENT_TYPE, Metrics
+from bot.ops.metrics import CONTENT_TYPE
+from bot.ops.runtime import Runtime
 from bot.ops.serving import bind
 from bot.telegram.updates import log_unreadable
 from db import broadcasts
 from db.session import READ_ONLY, unit_of_work
-
-if TYPE_CHECKING:
-    from bot.telegram.app import NewsApp
 
 log = logging.getLogger(__name__)
 
@@ -38,15 +35,15 @@ class WebServer:
 
     def __init__(
         self,
-        app: NewsApp,
-        metrics: Metrics,
+        runtime: Runtime,
         *,
         listen: str,
         webhook_path: str | None = None,
         webhook_secret: str | None = None,
     ) -> None:
-        self.app = app
-        self.metrics = metrics
+        self.runtime = runtime
+        self.app = runtime.app
+        self.metrics = runtime.metrics
         self.host, self.port = split_address(listen)
         self.webhook_secret = webhook_secret
         # While stopping, updates are answered 503 so Telegram (or the proxy) sends them again.
@@ -102,20 +99,18 @@ class WebServer:
 
     async def healthz(self, _request: web.Request) -> web.Response:
         """200 while the process runs and the database answers; 503 otherwise."""
-        data = self.app.bot_data
+        runtime = self.runtime
         body: dict[str, object] = {"status": "ok", "database": "ok"}
         status = 200
         try:
-            if data.engine is None:
-                raise RuntimeError("not open yet")
-            async with asyncio.timeout(DATABASE_TIMEOUT), data.engine.connect() as connection:
+            async with asyncio.timeout(DATABASE_TIMEOUT), runtime.engine.connect() as connection:
                 # Read-only: on SQLite it must not queue for the write lock behind a writer.
                 await connection.execution_options(**{READ_ONLY: True})
                 await connection.execute(text("SELECT 1"))
         except Exception as error:
             status = 503
             body = {"status": "unavailable", "database": logs.redact(f"{error}")[:200]}
-        body["delivering"] = data.scheduler is not None and data.scheduler.delivering
+        body["delivering"] = runtime.scheduler.delivering
         return web.json_response(body, status=status)
 
     async def render_metrics(self, _request: web.Request) -> web.Response:
@@ -125,17 +120,14 @@ class WebServer:
 
     async def refresh(self) -> None:
         """Read the outbox and the lock into the metrics snapshot."""
-        data = self.app.bot_data
         snapshot = self.metrics.snapshot
-        snapshot.lock_held = data.scheduler is not None and data.scheduler.delivering
+        snapshot.lock_held = self.runtime.scheduler.delivering
         limiter = self.app.bot.rate_limiter
         snapshot.retry_afters = getattr(limiter, "retry_after_count", 0)
         try:
-            if data.sessionmaker is None:
-                raise RuntimeError("the database is not open yet")
             async with (
                 asyncio.timeout(DATABASE_TIMEOUT),
-                unit_of_work(data.sessionmaker, read_only=True) as s,
+                unit_of_work(self.runtime.sessionmaker, read_only=True) as s,
             ):
                 snapshot.running = await broadcasts.running_counts(session=s)
             snapshot.database_up = True

@@ -1,8 +1,6 @@
 """`newsbot sandbox`: the fake Bot API, the real bot polling it, and the web chat, in one loop.
 
-The bot is the one `newsbot run` starts (``build_application``), given the fake server's URL and
-token; it is started step by step, as the tests' harness does, because PTB runs post_init and
-post_shutdown itself only inside run_polling, which would own the event loop.
+The bot is the one `newsbot run` starts (``running_bot``), given the fake server's URL and token.
 """
 
 from __future__ import annotations
@@ -25,13 +23,13 @@ from sqlalchemy.engine import make_url
 from bot.newsroom.ingest import Stored, store_sources
 from bot.newsroom.sources import load_sources
 from bot.ops.addresses import ANY_ADDRESSES, http_url, reachable_host
+from bot.ops.runtime import running_bot
 from bot.ops.serving import Service
 from bot.sandbox.botapi.server import DEFAULT_TOKEN, FakeBotApi
 from bot.sandbox.panel import StoreNewsroom
 from bot.sandbox.web import Reader, WebChat
 from bot.settings import Settings
-from bot.telegram.app import NewsApp, build_application
-from bot.telegram.updates import allowed_updates
+from bot.telegram.app import NewsApp
 from db import store
 from db.migrate import upgrade
 
@@ -206,23 +204,10 @@ class Sandbox(Service):
 
     async def _start_bot(self, settings: Settings) -> NewsApp:
         await asyncio.to_thread(upgrade, settings.database_url)
-        app = build_application(settings)
-        await app.initialize()
-        self._stack.push_async_callback(app.shutdown)
-        assert app.post_init is not None and app.post_shutdown is not None
-        assert app.post_stop is not None
-        self._stack.push_async_callback(app.post_shutdown, app)
-        await app.post_init(app)
-        self.app = app
+        runtime = await self._stack.enter_async_context(running_bot(settings))
+        app = self.app = runtime.app
         self.loaded = await self._load_samples(app, settings)
-        await app.start()
-        self._stack.push_async_callback(app.post_stop, app)
-        self._stack.push_async_callback(app.stop)
-        assert app.updater is not None
-        await app.updater.start_polling(
-            poll_interval=0, timeout=POLL_TIMEOUT, allowed_updates=allowed_updates(app)
-        )
-        self._stack.push_async_callback(app.updater.stop)
+        await runtime.poll(poll_timeout=POLL_TIMEOUT)
         return app
 
     async def _load_samples(self, app: NewsApp, settings: Settings) -> list[Stored]:
@@ -236,7 +221,10 @@ class Sandbox(Service):
         sources = await asyncio.to_thread(load_sources, [str(folder)])
         async with app.bot_data.unit_of_work() as session:
             return await store_sources(
-                session=session, sources=sources, target=settings.section_target
+                session=session,
+                sources=sources,
+                target=settings.section_target,
+                now=app.bot_data.clock(),
             )
 
     async def stop(self) -> None:

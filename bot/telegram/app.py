@@ -1,4 +1,4 @@
-"""One function builds the Application from Settings and registers every handler."""
+"""The Application: built from Settings with every handler; what it tells the operators."""
 
 from __future__ import annotations
 
@@ -12,11 +12,8 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import Application, ApplicationBuilder, Defaults
 
-from bot.delivery.deliverer import Deliverer, max_unrecorded_for
 from bot.delivery.pacing import Pacer
 from bot.delivery.request import AiohttpRequest
-from bot.delivery.scheduler import TICK_INTERVAL, BroadcastScheduler
-from bot.newsroom.feeds import JOB_FIRST, JOB_INTERVAL, FeedPoller
 from bot.ops.metrics import MeasuredUpdates, Metrics
 from bot.settings import Settings
 from bot.telegram import updates
@@ -26,13 +23,10 @@ from bot.telegram.menu import menu_commands
 from bot.telegram.texts import LANGUAGES, choose_language, text
 from bot.telegram.updates import ReadingBot
 from db import store
-from db.lock import delivery_lock
 from db.models import BroadcastRow
-from db.session import create_engine, create_sessionmaker
 
 log = logging.getLogger(__name__)
 
-DELIVERY_CONCURRENCY = 16  # broadcast sends in flight
 APOLOGY_TIMEOUT = 5.0  # seconds the error handler spends telling the reader, at most
 REQUEST_POOL_SIZE = 64  # connections to the Bot API: sends in flight plus readers' replies
 
@@ -40,11 +34,13 @@ REQUEST_POOL_SIZE = 64  # connections to the Bot API: sends in flight plus reade
 NewsApp = Application[ReadingBot, Any, dict[Any, Any], dict[Any, Any], BotData, Any]
 
 
-def build_application(settings: Settings) -> NewsApp:
-    """The bot, wired: custom API server, HTML by default, database opened in post_init."""
+def build_application(settings: Settings, metrics: Metrics) -> NewsApp:
+    """The bot, wired: custom API server, HTML by default, every handler registered.
+
+    Nothing is opened here: `bot.ops.runtime.running_bot` opens the database and the rest.
+    """
     if settings.token is None:
         raise ValueError("NEWSBOT_TOKEN is not set (the bot token from @BotFather)")
-    metrics = Metrics()
     # Built here rather than by the builder: its getUpdates skips an update it cannot read.
     news_bot = ReadingBot(
         token=settings.token.get_secret_value(),
@@ -68,13 +64,8 @@ def build_application(settings: Settings) -> NewsApp:
         .bot(news_bot)
         .context_types(CONTEXT_TYPES)
         .concurrent_updates(MeasuredUpdates(metrics))
-        .post_init(open_resources)
-        .post_stop(stop_delivery)
-        .post_shutdown(close_resources)
         .build()
     )
-    app.bot_data.settings = settings
-    app.bot_data.metrics = metrics
     # Order matters: repeats stop first (group -1); commands (readers', then operators'),
     # buttons, membership changes, then the catch-all.
     updates.register(app)
@@ -86,127 +77,45 @@ def build_application(settings: Settings) -> NewsApp:
     return app
 
 
-async def open_resources(app: NewsApp) -> None:
-    """Open the database and publish the command menu in both languages."""
-    data = app.bot_data
-    data.engine = create_engine(data.config.database_url)
-    data.sessionmaker = create_sessionmaker(data.engine)
-    await app.bot.set_my_commands(menu_commands(data.config.language))
+async def publish_menus(app: NewsApp, default_language: str) -> None:
+    """The command menu in every interface language, and the default for other clients."""
+    await app.bot.set_my_commands(menu_commands(default_language))
     for language in LANGUAGES:
         await app.bot.set_my_commands(menu_commands(language), language_code=language)
-    settings = data.config
-    deliverer = Deliverer(
-        bot=app.bot,
-        sessionmaker=data.sessionmaker,
-        default_language=settings.language,
-        paid_broadcast=settings.paid_broadcast,
-        # A batch is about a second of sending, so a cancel stops within about a second.
-        batch_size=max(10, min(200, int(settings.rate))),
-        max_unrecorded=max_unrecorded_for(settings.rate, DELIVERY_CONCURRENCY),
-        concurrency=DELIVERY_CONCURRENCY,
-        on_recorded=data.metrics.count_outcomes if data.metrics is not None else None,
-    )
-
-    async def report_missed(broadcast: BroadcastRow) -> None:
-        await tell_operators(
-            app,
-            text(
-                settings.language,
-                "broadcast_missed",
-                id=broadcast.id,
-                article=broadcast.article_id,
-            ),
-        )
-
-    data.scheduler = BroadcastScheduler(
-        sessionmaker=data.sessionmaker,
-        deliverer=deliverer,
-        lock=delivery_lock(data.engine),
-        grace=settings.broadcast_grace,
-        clock=data.clock,
-        job_queue=app.job_queue,
-        on_missed=report_missed,
-    )
-    if settings.feeds:
-
-        async def report_feed_failure(source: str, reason: str) -> None:
-            # Messages are HTML by default; a reason may quote the feed's markup.
-            message = text(
-                settings.language,
-                "feed_failed",
-                source=html.escape(source),
-                reason=html.escape(reason),
-            )
-            await tell_operators(app, message)
-
-        data.feeds = FeedPoller(
-            sessionmaker=data.sessionmaker,
-            sources=settings.feeds,
-            interval=settings.feed_interval,
-            target=settings.section_target,
-            clock=data.clock,
-            fetch_private=settings.fetch_private,
-            fetch_deadline=settings.fetch_timeout,
-            on_failure=report_feed_failure,
-        )
-        if app.job_queue is not None:
-            app.job_queue.run_repeating(
-                poll_job, interval=JOB_INTERVAL, first=JOB_FIRST, name="feed-poll"
-            )
-    if app.job_queue is not None:
-        app.job_queue.run_repeating(tick, interval=TICK_INTERVAL, first=0, name="broadcast-tick")
 
 
 async def tell_operators(app: NewsApp, message: str) -> None:
     """Send a notice to every operator; one who never started the bot is skipped."""
-    for operator_id in app.bot_data.config.operators:
+    for operator_id in app.bot_data.settings.operators:
         try:
             await app.bot.send_message(operator_id, message)
         except TelegramError as error:
             log.warning("could not tell operator %s: %s", operator_id, error)
 
 
-async def tick(context: Context) -> None:
-    """The scheduler's heartbeat: start due broadcasts, keep or take the delivery lock."""
-    if context.bot_data.scheduler is not None:
-        await context.bot_data.scheduler.tick()
+async def report_missed(app: NewsApp, broadcast: BroadcastRow) -> None:
+    """Tell the operators that a broadcast came too late to be sent."""
+    language = app.bot_data.settings.language
+    message = text(language, "broadcast_missed", id=broadcast.id, article=broadcast.article_id)
+    await tell_operators(app, message)
 
 
-async def poll_job(context: Context) -> None:
-    """The JobQueue callback: poll due feeds, only in the process that delivers."""
-    data = context.bot_data
-    # Only the holder of the delivery lock polls, so two processes never ingest one feed.
-    if data.feeds is None or data.scheduler is None or not data.scheduler.delivering:
-        return
-    if data.feeds.busy:
-        return
-    # A task, not an await: a slow feed (up to the 30 s deadline) must not keep the job running
-    # past its next run, which APScheduler would skip with a warning. stop() awaits the task.
-    context.application.create_task(data.feeds.poll_due(), name="feed-poll")
-
-
-async def stop_delivery(app: NewsApp) -> None:
-    """Before the bot's connections close: finish in-flight sends and release the lock."""
-    if app.bot_data.scheduler is not None:
-        await app.bot_data.scheduler.close()
-        app.bot_data.scheduler = None
-
-
-async def close_resources(app: NewsApp) -> None:
-    """Close the feed poller's HTTP session and dispose of the database engine."""
-    if app.bot_data.feeds is not None:
-        await app.bot_data.feeds.close()
-        app.bot_data.feeds = None
-    if app.bot_data.engine is not None:
-        await app.bot_data.engine.dispose()
-        app.bot_data.engine = None
-        app.bot_data.sessionmaker = None
+async def report_feed_failure(app: NewsApp, source: str, reason: str) -> None:
+    """Tell the operators that a feed could not be read (once per streak of failures)."""
+    # Messages are HTML by default; a reason may quote the feed's markup.
+    message = text(
+        app.bot_data.settings.language,
+        "feed_failed",
+        source=html.escape(source),
+        reason=html.escape(reason),
+    )
+    await tell_operators(app, message)
 
 
 async def on_error(update: object, context: Context) -> None:
     """Log every failure; a reader who blocked the bot or vanished is marked unreachable."""
     error = context.error
-    if context.bot_data.metrics is not None and isinstance(update, Update):
+    if isinstance(update, Update):
         context.bot_data.metrics.update_errors.inc()
     chat = update.effective_chat if isinstance(update, Update) else None
     unreachable = isinstance(error, Forbidden) or (
@@ -214,7 +123,9 @@ async def on_error(update: object, context: Context) -> None:
     )
     if unreachable and chat is not None:
         async with context.bot_data.unit_of_work() as session:
-            await store.mark_chats_blocked(session=session, chat_ids={chat.id})
+            await store.mark_chats_blocked(
+                session=session, chat_ids={chat.id}, now=context.bot_data.clock()
+            )
         log.info("chat %s is unreachable (%s); marked inactive", chat.id, error)
         return
     log.error("update %r failed", update, exc_info=error)
@@ -243,6 +154,6 @@ async def apologize(update: Update, context: Context, chat_id: int) -> None:
     except Exception as error:
         log.debug("no language for chat %s: %r", chat_id, error)
     language = choose_language(
-        chosen, user.language_code if user else None, context.bot_data.config.language
+        chosen, user.language_code if user else None, context.bot_data.settings.language
     )
     await context.bot.send_message(chat_id, text(language, "something_went_wrong"))

@@ -15,6 +15,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from bot.newsroom.clock import utcnow
 from bot.newsroom.ingest import store_sources
 from bot.newsroom.sources import load_sources
 from bot.sandbox.runner import READERS, Sandbox, SandboxOptions
@@ -81,6 +82,7 @@ async def sandbox(tmp_path: Path) -> AsyncIterator[Sandbox]:
                 session=session,
                 sources=load_sources([str(source)]),
                 target=running.settings.section_target,
+                now=utcnow(),
             )
         yield running
 

@@ -12,12 +12,14 @@ from dataclasses import dataclass
 
 import pytest
 
+from bot.newsroom.clock import utcnow
 from bot.newsroom.ingest import Stored, store_sources
 from bot.newsroom.sources import load_sources
+from bot.ops.runtime import running_bot
 from bot.sandbox.botapi.server import FakeBotApi
 from bot.sandbox.botapi.state import BotMessage
 from bot.settings import Settings
-from bot.telegram.app import NewsApp, build_application
+from bot.telegram.app import NewsApp
 from db.migrate import upgrade
 from tests.texts import SAMPLES
 
@@ -84,6 +86,7 @@ class BotHarness:
                 sources=sources,
                 topics=topics,
                 target=self.settings.section_target,
+                now=utcnow(),
             )
 
 
@@ -107,20 +110,8 @@ async def bot(fake_api: FakeBotApi, database_url: str) -> AsyncIterator[BotHarne
         operators=frozenset({OPERATOR}),
         section_target=400,  # short sections, so a sample article needs several "Next" presses
     )
-    app = build_application(settings)
-    await app.initialize()
-    assert app.post_init is not None
-    await app.post_init(app)
-    await app.start()
-    assert app.updater is not None
-    await app.updater.start_polling(poll_interval=0, timeout=1)
-    try:
-        yield BotHarness(app, fake_api, settings)
-    finally:
-        await app.updater.stop()
-        await app.stop()
-        assert app.post_stop is not None
-        await app.post_stop(app)
-        assert app.post_shutdown is not None
-        await app.post_shutdown(app)
-        await app.shutdown()
+    async with running_bot(settings) as runtime:
+        # Telegram's default set of updates, not only what the handlers take: the tests show
+        # that the handlers leave the rest alone.
+        await runtime.poll(poll_timeout=1, limit_updates=False)
+        yield BotHarness(runtime.app, fake_api, settings)

@@ -20,9 +20,11 @@ from telegram.request import HTTPXRequest
 
 from bot.delivery.deliverer import Deliverer
 from bot.delivery.pacing import Pace, Pacer
+from bot.newsroom.clock import utcnow
 from bot.newsroom.ingest import store_sources
 from bot.newsroom.sources import load_sources
 from bot.sandbox.botapi.server import FakeBotApi
+from bot.settings import Settings
 from db import broadcasts, store
 from db.models import DeliveryRow
 from db.session import unit_of_work
@@ -50,7 +52,11 @@ class DeliveryWorld:
             for chat_id in chat_ids:
                 kind = "private" if chat_id > 0 else "group"
                 await store.ensure_chat(
-                    session=session, chat_id=chat_id, kind=kind, telegram_language=language
+                    session=session,
+                    chat_id=chat_id,
+                    kind=kind,
+                    telegram_language=language,
+                    now=utcnow(),
                 )
                 await store.subscribe(session=session, chat_id=chat_id, topic=topic)
         return chat_ids
@@ -65,6 +71,7 @@ class DeliveryWorld:
                 sources=load_sources([str(SAMPLES / name)]),
                 topics=list(topics),
                 target=1200,
+                now=utcnow(),
             )
         return stored.article_id
 
@@ -73,7 +80,7 @@ class DeliveryWorld:
         now = datetime.now(UTC)
         async with unit_of_work(self.sessionmaker) as session:
             row = await broadcasts.create_broadcast(
-                session=session, article_id=article_id, due_at=now, topic=topic
+                session=session, article_id=article_id, due_at=now, now=now, topic=topic
             )
             await broadcasts.start_broadcast(session=session, broadcast_id=row.id, now=now)
         return row.id
@@ -104,6 +111,11 @@ class DeliveryWorld:
             return {row.chat_id: row.status for row in rows}
 
 
+def english() -> Settings:
+    """The bot's settings with English as the default language."""
+    return Settings(_env_file=None, language="en")  # type: ignore[call-arg]
+
+
 def make_bot(api: FakeBotApi, pacer: Pacer, *, read_timeout: float = 5.0) -> ExtBot[Pace]:
     """PTB's ExtBot on the fake server, paced, with short timeouts."""
     return ExtBot(
@@ -121,10 +133,11 @@ async def world(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator
         pacer = Pacer(rate=None, paid_rate=None)
         bot = make_bot(api, pacer, read_timeout=0.5)
         async with bot:
-            deliverer = Deliverer(
+            deliverer = Deliverer.for_settings(
+                english(),
                 bot=bot,
                 sessionmaker=sessionmaker,
-                default_language="en",
+                clock=utcnow,
                 concurrency=8,
                 batch_size=10,
                 backoff_base=0.05,

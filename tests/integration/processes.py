@@ -16,6 +16,7 @@ from pathlib import Path
 import aiohttp
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.newsroom.clock import utcnow
 from bot.sandbox.botapi.server import FakeBotApi
 from db import broadcasts
 from db.session import unit_of_work
@@ -146,6 +147,6 @@ async def queue_broadcast(
     article_id = await helpers.add_article()
     async with unit_of_work(sessionmaker) as session:
         row = await broadcasts.create_broadcast(
-            session=session, article_id=article_id, due_at=datetime.now(UTC)
+            session=session, article_id=article_id, due_at=datetime.now(UTC), now=utcnow()
         )
     return chat_ids, row.id

@@ -24,6 +24,7 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.newsroom.clock import utcnow
 from bot.telegram.callbacks import ReadSection
 from db import broadcasts
 from db.models import ArticleRow
@@ -237,7 +238,7 @@ async def test_two_big_ingests_beside_a_running_bot_meet_no_lock_errors(
     await asyncio.sleep(1.0)
     async with unit_of_work(sessionmaker) as session:
         row = await broadcasts.create_broadcast(
-            session=session, article_id=story.article_id, due_at=datetime.now(UTC)
+            session=session, article_id=story.article_id, due_at=datetime.now(UTC), now=utcnow()
         )
     done = asyncio.Event()
     reader = asyncio.create_task(press_until(bot, story.article_id, done))

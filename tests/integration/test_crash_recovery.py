@@ -12,9 +12,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.delivery.deliverer import max_unrecorded_for
+from bot.delivery.deliverer import DELIVERY_CONCURRENCY, max_unrecorded_for
 from bot.sandbox.botapi.server import FakeBotApi
-from bot.telegram.app import DELIVERY_CONCURRENCY
 from tests.integration.processes import (
     BotProcess,
     broadcast_status,

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from bot.newsroom.clock import utcnow
 from db import broadcasts, store
 from db.broadcasts import Claim
 from db.session import unit_of_work
@@ -180,9 +181,9 @@ async def test_starting_twice_queues_once_and_inactive_chats_are_left_out(
     await world.add_readers([1, 2, 3])
     article_id = await world.add_article()
     async with unit_of_work(world.sessionmaker) as session:
-        await store.mark_chats_blocked(session=session, chat_ids={3})
+        await store.mark_chats_blocked(session=session, chat_ids={3}, now=utcnow())
         row = await broadcasts.create_broadcast(
-            session=session, article_id=article_id, due_at=datetime.now(UTC)
+            session=session, article_id=article_id, due_at=datetime.now(UTC), now=utcnow()
         )
         first = await broadcasts.start_broadcast(
             session=session, broadcast_id=row.id, now=datetime.now(UTC)

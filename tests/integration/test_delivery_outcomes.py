@@ -23,11 +23,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.delivery import deliverer as delivery
 from bot.delivery.deliverer import MAX_ATTEMPTS, Deliverer
 from bot.delivery.pacing import Pacer
+from bot.newsroom.clock import utcnow
 from db import broadcasts
 from db.broadcasts import MAX_CLAIMS, Outcome
 from db.models import DeliveryRow
 from db.session import unit_of_work
-from tests.integration.delivery_fixtures import DeliveryWorld, make_bot
+from tests.integration.delivery_fixtures import DeliveryWorld, english, make_bot
 
 DEADLINE = 60  # seconds: generous, only to prove that a round never loops
 
@@ -291,8 +292,9 @@ async def test_claims_are_counted_when_taken_and_given_back_with_an_outcome(
     # Chat 1 gets an outcome (a retry), chat 2 is put back unsent, chat 3's deliverer dies.
     async with unit_of_work(sessionmaker) as session:
         retry = Outcome(broadcast_id, 1, "queued", 1)
-        await broadcasts.record_outcomes(session=session, outcomes=[retry])
-        await broadcasts.record_outcomes(session=session, outcomes=[retry])  # written twice
+        await broadcasts.record_outcomes(session=session, outcomes=[retry], now=utcnow())
+        # Written twice:
+        await broadcasts.record_outcomes(session=session, outcomes=[retry], now=utcnow())
         assert await broadcasts.requeue_deliveries(session=session, keys=[(broadcast_id, 2)]) == 1
     await requeue_after_crash()
     assert {c: row.claims for c, row in (await rows(world, broadcast_id)).items()} == {
@@ -309,6 +311,7 @@ async def test_claims_are_counted_when_taken_and_given_back_with_an_outcome(
             await broadcasts.record_outcomes(
                 session=session,
                 outcomes=[Outcome(broadcast_id, c, "queued", 0) for c in (1, 2)],
+                now=utcnow(),
             )
         await requeue_after_crash()
 
@@ -344,8 +347,13 @@ async def test_a_message_that_kills_every_deliverer_is_sent_at_most_max_claims_t
 
     def deliverer() -> Deliverer:
         # A new one each time: nothing survives in memory, as after a kill -9.
-        return Deliverer(
-            bot=slow_bot, sessionmaker=world.sessionmaker, default_language="en", concurrency=4
+        return Deliverer.for_settings(
+            english(),
+            bot=slow_bot,
+            sessionmaker=world.sessionmaker,
+            clock=utcnow,
+            concurrency=4,
+            batch_size=100,
         )
 
     with caplog.at_level(logging.INFO, logger="bot.delivery.deliverer"):

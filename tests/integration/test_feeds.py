@@ -23,12 +23,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import bot.newsroom.feeds
 import bot.newsroom.ingest
+from bot.newsroom.clock import utcnow
 from bot.newsroom.feeds import MAX_PUSHES_PER_POLL, FeedPoller, backoff, redact
 from bot.newsroom.fetch import PRIVATE_HINT, USER_AGENT, Fetcher
 from bot.newsroom.ingest import MAX_SECTIONS, store_rendered, store_sources
+from bot.ops.runtime import running_bot
 from bot.sandbox.botapi.server import FakeBotApi
 from bot.settings import Settings
-from bot.telegram.app import build_application
 from content.feed_parser import FeedResult, parse_feed
 from content.sources import parse_source
 from content.split import split_article
@@ -302,7 +303,10 @@ async def store_feed(sessionmaker: Sessionmaker, *entries: Entry) -> None:
     """Store entries the way `newsbot ingest` would (without any broadcast)."""
     async with unit_of_work(sessionmaker) as session:
         await store_sources(
-            session=session, sources=[parse_source(rss(*entries), name="x.xml")], target=TARGET
+            session=session,
+            sources=[parse_source(rss(*entries), name="x.xml")],
+            target=TARGET,
+            now=utcnow(),
         )
 
 
@@ -877,13 +881,17 @@ async def test_the_running_bot_pushes_feed_entries_and_tells_operators_of_a_brok
 ) -> None:
     # The first run of the job may come before this process holds the delivery lock, and is
     # then skipped; a short interval keeps the test from waiting ten seconds for the next one.
-    monkeypatch.setattr("bot.telegram.app.JOB_INTERVAL", 0.2)
+    monkeypatch.setattr("bot.ops.runtime.JOB_INTERVAL", 0.2)
     await asyncio.to_thread(upgrade, database_url)
     engine = create_engine(database_url)
     try:
         async with unit_of_work(create_sessionmaker(engine)) as session:
             await store.ensure_chat(
-                session=session, chat_id=READER, kind="private", telegram_language="en"
+                session=session,
+                chat_id=READER,
+                kind="private",
+                telegram_language="en",
+                now=utcnow(),
             )
             await store.subscribe(session=session, chat_id=READER, topic=None)
     finally:
@@ -899,23 +907,10 @@ async def test_the_running_bot_pushes_feed_entries_and_tells_operators_of_a_brok
         feeds=(server.url, f"{server.base}/missing.xml?key=s3cret-key"),
         fetch_private=True,  # the feed server listens on 127.0.0.1
     )
-    app = build_application(settings)
     # The entry was published an hour before START; the bot's clock must agree it is fresh.
-    app.bot_data.clock = lambda: START
-    await app.initialize()
-    assert app.post_init is not None
-    await app.post_init(app)
-    await app.start()
-    try:
+    async with running_bot(settings, clock=lambda: START) as runtime:
         [pushed] = await fake_api.wait_for_messages(READER, 1, timeout=10)
         [told] = await fake_api.wait_for_messages(OPERATOR, 1, timeout=10)
-    finally:
-        await app.stop()
-        assert app.post_stop is not None
-        await app.post_stop(app)
-        assert app.post_shutdown is not None
-        await app.post_shutdown(app)
-        await app.shutdown()
 
     assert BUSES.title in pushed.text
     assert told.text == (
@@ -923,4 +918,4 @@ async def test_the_running_bot_pushes_feed_entries_and_tells_operators_of_a_brok
         "\nIt will be retried, less often."
     )
     assert len(fake_api.messages(OPERATOR)) == 1  # told once, however often the job ran
-    assert app.bot_data.feeds is None
+    assert runtime.feeds is not None and runtime.feeds.closed

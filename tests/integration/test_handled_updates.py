@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.newsroom.clock import utcnow
 from bot.newsroom.ingest import store_sources
 from bot.newsroom.sources import load_sources
 from db import broadcasts, updates
@@ -63,11 +64,17 @@ async def test_one_message_makes_one_broadcast(
             session=session,
             sources=load_sources([str(SAMPLES / "en-night-buses.md")]),
             target=1200,
+            now=utcnow(),
         )
     article = stored.article_id
     async with unit_of_work(sessionmaker) as session:
         first, created = await updates.create_broadcast_once(
-            session=session, chat_id=7007, message_id=5, article_id=article, due_at=NOW
+            session=session,
+            chat_id=7007,
+            message_id=5,
+            article_id=article,
+            due_at=NOW,
+            now=utcnow(),
         )
         assert created
         again, created_again = await updates.create_broadcast_once(
@@ -76,16 +83,24 @@ async def test_one_message_makes_one_broadcast(
             message_id=5,
             article_id=article,
             due_at=NOW + timedelta(hours=1),
+            now=utcnow(),
         )
         assert not created_again and again.id == first.id and again.due_at == NOW
         # The same message id in another chat is another message.
         other, created_other = await updates.create_broadcast_once(
-            session=session, chat_id=7008, message_id=5, article_id=article, due_at=NOW
+            session=session,
+            chat_id=7008,
+            message_id=5,
+            article_id=article,
+            due_at=NOW,
+            now=utcnow(),
         )
         assert created_other and other.id != first.id
         # Broadcasts from the command line have no message; any number of them.
         for _ in range(2):
-            await broadcasts.create_broadcast(session=session, article_id=article, due_at=NOW)
+            await broadcasts.create_broadcast(
+                session=session, article_id=article, due_at=NOW, now=utcnow()
+            )
     async with unit_of_work(sessionmaker) as session:
         found = await updates.broadcast_from_message(session=session, chat_id=7007, message_id=5)
         assert found is not None and found.id == first.id
@@ -94,7 +109,7 @@ async def test_one_message_makes_one_broadcast(
     with pytest.raises(IntegrityError):
         async with unit_of_work(sessionmaker) as session:
             row = await broadcasts.create_broadcast(
-                session=session, article_id=article, due_at=NOW
+                session=session, article_id=article, due_at=NOW, now=utcnow()
             )
             row.source_chat_id, row.source_message_id = 7007, 5
             await session.flush()

@@ -30,7 +30,10 @@ OPERATOR = 7007
 async def add_article(sessionmaker: Sessionmaker, name: str = "en-night-buses.md") -> int:
     async with unit_of_work(sessionmaker) as session:
         (stored,) = await store_sources(
-            session=session, sources=load_sources([str(SAMPLES / name)]), target=1200
+            session=session,
+            sources=load_sources([str(SAMPLES / name)]),
+            target=1200,
+            now=NOW,
         )
     return stored.article_id
 
@@ -39,7 +42,11 @@ async def add_readers(sessionmaker: Sessionmaker, count: int) -> None:
     async with unit_of_work(sessionmaker) as session:
         for chat_id in range(1, count + 1):
             await store.ensure_chat(
-                session=session, chat_id=chat_id, kind="private", telegram_language="en"
+                session=session,
+                chat_id=chat_id,
+                kind="private",
+                telegram_language="en",
+                now=NOW,
             )
             await store.subscribe(session=session, chat_id=chat_id, topic=None)
 
@@ -197,7 +204,9 @@ async def article_count(sessionmaker: Sessionmaker) -> int:
 
 async def test_store_and_push_commits_article_by_article(sessionmaker: Sessionmaker) -> None:
     visible: list[int] = []
-    async for item in store_and_push(lambda: unit_of_work(sessionmaker), sample_articles()):
+    async for item in store_and_push(
+        lambda: unit_of_work(sessionmaker), sample_articles(), clock=lambda: NOW
+    ):
         assert item.stored.created and item.broadcast_id is None and not item.held_back
         # Another session sees each article as soon as it is handed over, before the next.
         visible.append(await article_count(sessionmaker))
@@ -218,6 +227,7 @@ async def test_store_and_push_pushes_new_articles_by_the_rule_and_up_to_the_cap(
         async for item in store_and_push(
             lambda: unit_of_work(sessionmaker),
             sample_articles(),
+            clock=lambda: NOW,
             push_at=english_only,
             max_pushes=1,
         )
@@ -240,7 +250,10 @@ async def test_store_and_push_pushes_new_articles_by_the_rule_and_up_to_the_cap(
     again = [
         item
         async for item in store_and_push(
-            lambda: unit_of_work(sessionmaker), sample_articles(), push_at=lambda _: NOW
+            lambda: unit_of_work(sessionmaker),
+            sample_articles(),
+            clock=lambda: NOW,
+            push_at=lambda _: NOW,
         )
     ]
     assert [i.stored.article_id for i in again] == [i.stored.article_id for i in first]

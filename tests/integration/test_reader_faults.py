@@ -9,6 +9,7 @@ import logging
 import pytest
 from sqlalchemy import update
 
+from bot.newsroom.clock import utcnow
 from bot.newsroom.ingest import store_sources
 from bot.sandbox.botapi.server import NOT_MODIFIED
 from bot.sandbox.botapi.state import BotMessage
@@ -188,7 +189,10 @@ async def test_cards_with_hostile_fields_reach_every_reader(
     ]
     async with unit_of_work(world.sessionmaker) as session:
         stored = await store_sources(
-            session=session, sources=[ParsedSource("hostile", "text", articles)], target=1200
+            session=session,
+            sources=[ParsedSource("hostile", "text", articles)],
+            target=1200,
+            now=utcnow(),
         )
         # Whatever the row holds: a summary far over a message's length.
         await session.execute(

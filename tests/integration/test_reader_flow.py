@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from bot.newsroom.clock import utcnow
 from bot.newsroom.ingest import store_sources
 from bot.sandbox.botapi.state import BotMessage
 from bot.telegram.callbacks import ReadSection, ShowLatest, ToggleTopic, topic_key
@@ -209,6 +210,7 @@ async def test_corpus_article_reads_to_the_end(bot: BotHarness, corpus_text: str
             session=session,
             sources=[ParsedSource("corpus", "text", [parse_text(corpus_text)])],
             target=bot.settings.section_target,
+            now=utcnow(),
         )
     (card,) = await bot.say(READER, f"/summary {stored.article_id}")
     (section,) = await bot.press(READER, card, ReadSection(stored.article_id, 1).encode())

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.delivery.deliverer import max_unrecorded_for
+from bot.delivery.deliverer import DELIVERY_CONCURRENCY, max_unrecorded_for
+from bot.newsroom.clock import utcnow
 from bot.sandbox.botapi.server import FakeBotApi
-from bot.telegram.app import DELIVERY_CONCURRENCY
 from db import broadcasts
 from db.session import unit_of_work
 from tests.integration.delivery_fixtures import DeliveryWorld
@@ -76,7 +76,7 @@ async def test_one_replica_delivers_and_the_other_takes_over_when_it_dies(
 
         async with unit_of_work(sessionmaker) as session:
             row = await broadcasts.create_broadcast(
-                session=session, article_id=article_id, due_at=datetime.now(UTC)
+                session=session, article_id=article_id, due_at=datetime.now(UTC), now=utcnow()
             )
         broadcast_id = row.id
         await shared_api.wait_for(lambda: len(shared_api.timeline) >= READERS // 5, timeout=30)

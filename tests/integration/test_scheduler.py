@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.delivery.scheduler import BroadcastScheduler, plan
+from bot.newsroom.clock import utcnow
 from db import broadcasts
 from db.lock import delivery_lock
 from db.models import BroadcastRow
@@ -56,7 +57,7 @@ def scheduler_for(world: DeliveryWorld, clock: Clock) -> tuple[BroadcastSchedule
 async def schedule(world: DeliveryWorld, article_id: int, due_at: datetime) -> int:
     async with unit_of_work(world.sessionmaker) as session:
         row = await broadcasts.create_broadcast(
-            session=session, article_id=article_id, due_at=due_at
+            session=session, article_id=article_id, due_at=due_at, now=utcnow()
         )
     return row.id
 

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.newsroom.clock import utcnow
 from content.article import Article, Block, Section
 from db import store
 from db.models import ArticleRow, ArticleTopicRow, ChatRow, ReadingRow, SectionRow
@@ -85,7 +86,11 @@ async def add(
     """Store an article in its own unit of work; return (id, created)."""
     async with unit_of_work(sessionmaker) as session:
         row, created = await store.add_article(
-            session=session, article=article, sections=make_sections(article), summary=summary
+            session=session,
+            article=article,
+            sections=make_sections(article),
+            summary=summary,
+            now=utcnow(),
         )
         return row.id, created
 
@@ -102,7 +107,7 @@ async def add_chat(
     """Create a private chat subscribed to the given topics."""
     async with unit_of_work(sessionmaker) as session:
         await store.ensure_chat(
-            session=session, chat_id=chat_id, kind="private", telegram_language="en"
+            session=session, chat_id=chat_id, kind="private", telegram_language="en", now=utcnow()
         )
         for topic in topics:
             await store.subscribe(session=session, chat_id=chat_id, topic=topic)
@@ -123,7 +128,11 @@ async def test_add_article_stores_everything(sessionmaker: Sessionmaker) -> None
     article = make_article()
     async with unit_of_work(sessionmaker) as session:
         row, created = await store.add_article(
-            session=session, article=article, sections=make_sections(article), summary="Rain."
+            session=session,
+            article=article,
+            sections=make_sections(article),
+            summary="Rain.",
+            now=utcnow(),
         )
         assert created
         assert [section.index for section in row.sections] == [1, 2, 3]
@@ -220,7 +229,11 @@ async def test_concurrent_add_article_stores_one_row(sessionmaker: Sessionmaker)
             await session.execute(select(1))
             await both_started.wait()
             row, created = await store.add_article(
-                session=session, article=article, sections=make_sections(article), summary="S"
+                session=session,
+                article=article,
+                sections=make_sections(article),
+                summary="S",
+                now=utcnow(),
             )
             return row.id, created
 
@@ -238,7 +251,11 @@ async def test_add_article_rejects_bad_input(sessionmaker: Sessionmaker) -> None
         naive = make_article(published=datetime(2026, 3, 14, 9, 30))  # noqa: DTZ001
         with pytest.raises(ValueError, match="timezone-aware"):
             await store.add_article(
-                session=session, article=naive, sections=make_sections(naive), summary="S"
+                session=session,
+                article=naive,
+                sections=make_sections(naive),
+                summary="S",
+                now=utcnow(),
             )
         article = make_article()
         with pytest.raises(ValueError, match="numbered"):
@@ -247,6 +264,7 @@ async def test_add_article_rejects_bad_input(sessionmaker: Sessionmaker) -> None
                 article=article,
                 sections=make_sections(article)[1:],
                 summary="S",
+                now=utcnow(),
             )
 
 
@@ -327,7 +345,7 @@ async def test_delete_article_cascades(sessionmaker: Sessionmaker) -> None:
     await add_chat(sessionmaker, 7)
     async with unit_of_work(sessionmaker) as session:
         await store.record_reading(
-            session=session, chat_id=7, article_id=article_id, section_index=1
+            session=session, chat_id=7, article_id=article_id, section_index=1, now=utcnow()
         )
     async with unit_of_work(sessionmaker) as session:
         assert await store_helpers.delete_article(session=session, article_id=article_id)
@@ -348,7 +366,7 @@ async def test_ensure_chat_upserts(sessionmaker: Sessionmaker) -> None:
     """A second call updates kind and client language but keeps the chosen language."""
     async with unit_of_work(sessionmaker) as session:
         chat = await store.ensure_chat(
-            session=session, chat_id=-100123, kind="group", telegram_language="ar"
+            session=session, chat_id=-100123, kind="group", telegram_language="ar", now=utcnow()
         )
         assert chat.active
         assert chat.language is None
@@ -358,18 +376,28 @@ async def test_ensure_chat_upserts(sessionmaker: Sessionmaker) -> None:
         assert not await store.set_chat_language(session=session, chat_id=5, language="en")
     async with unit_of_work(sessionmaker) as session:
         chat = await store.ensure_chat(
-            session=session, chat_id=-100123, kind="supergroup", telegram_language=None
+            session=session,
+            chat_id=-100123,
+            kind="supergroup",
+            telegram_language=None,
+            now=utcnow(),
         )
         assert chat.kind == "supergroup"
         assert chat.telegram_language == "ar"
         assert chat.language == "en"
         assert chat.joined_at == joined_at
         chat = await store.ensure_chat(
-            session=session, chat_id=-100123, kind="supergroup", telegram_language="fr"
+            session=session,
+            chat_id=-100123,
+            kind="supergroup",
+            telegram_language="fr",
+            now=utcnow(),
         )
         assert chat.telegram_language == "fr"
         with pytest.raises(ValueError, match="chat kind"):
-            await store.ensure_chat(session=session, chat_id=1, kind="bot", telegram_language=None)
+            await store.ensure_chat(
+                session=session, chat_id=1, kind="bot", telegram_language=None, now=utcnow()
+            )
     assert await count(sessionmaker, ChatRow) == 1
     async with unit_of_work(sessionmaker) as session:
         stored = await store.get_chat(session=session, chat_id=-100123)
@@ -388,7 +416,11 @@ async def test_concurrent_ensure_chat(sessionmaker: Sessionmaker) -> None:
             await session.execute(select(1))
             await both_started.wait()
             await store.ensure_chat(
-                session=session, chat_id=99, kind="private", telegram_language=language
+                session=session,
+                chat_id=99,
+                kind="private",
+                telegram_language=language,
+                now=utcnow(),
             )
 
     await asyncio.gather(ensure("en"), ensure("ar"))
@@ -400,8 +432,8 @@ async def test_blocked_and_active_again(sessionmaker: Sessionmaker) -> None:
     await add_chat(sessionmaker, 5, topics=(None,))
     async with unit_of_work(sessionmaker) as session:
         assert await store.count_subscribers(session=session) == 1
-        assert await store.mark_chats_blocked(session=session, chat_ids={5})
-        assert not await store.mark_chats_blocked(session=session, chat_ids={6})
+        assert await store.mark_chats_blocked(session=session, chat_ids={5}, now=utcnow())
+        assert not await store.mark_chats_blocked(session=session, chat_ids={6}, now=utcnow())
     async with unit_of_work(sessionmaker) as session:
         chat = await store.get_chat(session=session, chat_id=5)
         assert chat is not None
@@ -410,7 +442,7 @@ async def test_blocked_and_active_again(sessionmaker: Sessionmaker) -> None:
         blocked_at = chat.blocked_at
         assert await store.count_subscribers(session=session) == 0
     async with unit_of_work(sessionmaker) as session:
-        assert await store.mark_chats_blocked(session=session, chat_ids={5})
+        assert await store.mark_chats_blocked(session=session, chat_ids={5}, now=utcnow())
         chat = await store.get_chat(session=session, chat_id=5)
         assert chat is not None
         assert chat.blocked_at == blocked_at
@@ -431,15 +463,17 @@ async def test_migrate_chat_moves_everything(sessionmaker: Sessionmaker) -> None
     rain_id, _ = await add(sessionmaker, make_article())
     arabic_id, _ = await add(sessionmaker, make_arabic_article())
     async with unit_of_work(sessionmaker) as session:
-        await store.ensure_chat(session=session, chat_id=old, kind="group", telegram_language="ar")
+        await store.ensure_chat(
+            session=session, chat_id=old, kind="group", telegram_language="ar", now=utcnow()
+        )
         await store.set_chat_language(session=session, chat_id=old, language="ar")
         await store.subscribe(session=session, chat_id=old, topic="weather")
         await store.subscribe(session=session, chat_id=old, topic="farming")
         await store.record_reading(
-            session=session, chat_id=old, article_id=rain_id, section_index=2
+            session=session, chat_id=old, article_id=rain_id, section_index=2, now=utcnow()
         )
         await store.record_reading(
-            session=session, chat_id=old, article_id=arabic_id, section_index=1
+            session=session, chat_id=old, article_id=arabic_id, section_index=1, now=utcnow()
         )
         old_chat = await store.get_chat(session=session, chat_id=old)
         assert old_chat is not None
@@ -447,7 +481,7 @@ async def test_migrate_chat_moves_everything(sessionmaker: Sessionmaker) -> None
     # The new supergroup sent an update before the migration was handled.
     async with unit_of_work(sessionmaker) as session:
         await store.ensure_chat(
-            session=session, chat_id=new, kind="supergroup", telegram_language=None
+            session=session, chat_id=new, kind="supergroup", telegram_language=None, now=utcnow()
         )
         await store.subscribe(session=session, chat_id=new, topic="weather")
 
@@ -520,7 +554,7 @@ async def test_count_subscribers(sessionmaker: Sessionmaker) -> None:
     await add_chat(sessionmaker, 5, topics=("weather",))
     await add_chat(sessionmaker, 6)
     async with unit_of_work(sessionmaker) as session:
-        await store.mark_chats_blocked(session=session, chat_ids={5})
+        await store.mark_chats_blocked(session=session, chat_ids={5}, now=utcnow())
         assert await store.count_subscribers(session=session, topic="Weather") == 3
         assert await store.count_subscribers(session=session, topic="sport") == 3
         assert await store.count_subscribers(session=session, topic="culture") == 2
@@ -539,13 +573,13 @@ async def test_readings(sessionmaker: Sessionmaker) -> None:
     async with unit_of_work(sessionmaker) as session:
         assert await store.current_reading(session=session, chat_id=10) is None
         first = await store.record_reading(
-            session=session, chat_id=10, article_id=rain_id, section_index=1
+            session=session, chat_id=10, article_id=rain_id, section_index=1, now=utcnow()
         )
         assert_utc(first.opened_at)
         opened_at = first.opened_at
     async with unit_of_work(sessionmaker) as session:
         second = await store.record_reading(
-            session=session, chat_id=10, article_id=rain_id, section_index=2
+            session=session, chat_id=10, article_id=rain_id, section_index=2, now=utcnow()
         )
         assert second.section_index == 2
         assert second.opened_at == opened_at
@@ -558,10 +592,10 @@ async def test_readings(sessionmaker: Sessionmaker) -> None:
         assert_utc(reading.updated_at)
 
         await store.record_reading(
-            session=session, chat_id=10, article_id=arabic_id, section_index=1
+            session=session, chat_id=10, article_id=arabic_id, section_index=1, now=utcnow()
         )
         await store.record_reading(
-            session=session, chat_id=11, article_id=rain_id, section_index=1
+            session=session, chat_id=11, article_id=rain_id, section_index=1, now=utcnow()
         )
         reading = await store.current_reading(session=session, chat_id=10)
         assert reading is not None
@@ -578,7 +612,7 @@ async def test_unit_of_work_commits_on_success(sessionmaker: Sessionmaker) -> No
     """What the block wrote is visible to the next session."""
     async with unit_of_work(sessionmaker) as session:
         await store.ensure_chat(
-            session=session, chat_id=20, kind="private", telegram_language=None
+            session=session, chat_id=20, kind="private", telegram_language=None, now=utcnow()
         )
     async with unit_of_work(sessionmaker) as session:
         assert await store.get_chat(session=session, chat_id=20) is not None
@@ -593,13 +627,14 @@ async def test_unit_of_work_rolls_back_on_exception(sessionmaker: Sessionmaker) 
     with pytest.raises(Boom):
         async with unit_of_work(sessionmaker) as session:
             await store.ensure_chat(
-                session=session, chat_id=21, kind="private", telegram_language=None
+                session=session, chat_id=21, kind="private", telegram_language=None, now=utcnow()
             )
             await store.add_article(
                 session=session,
                 article=make_article(),
                 sections=make_sections(make_article()),
                 summary="S",
+                now=utcnow(),
             )
             raise Boom
     assert await count(sessionmaker, ChatRow) == 0
@@ -611,7 +646,7 @@ async def test_naive_datetimes_are_refused(sessionmaker: Sessionmaker) -> None:
     with pytest.raises(StatementError, match="naive datetime"):
         async with unit_of_work(sessionmaker) as session:
             await store.ensure_chat(
-                session=session, chat_id=30, kind="private", telegram_language=None
+                session=session, chat_id=30, kind="private", telegram_language=None, now=utcnow()
             )
             chat = await session.get(ChatRow, 30)
             assert chat is not None

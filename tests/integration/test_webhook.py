@@ -16,6 +16,7 @@ import aiohttp
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.newsroom.clock import utcnow
 from bot.ops.runner import serve
 from bot.sandbox.botapi.server import FakeBotApi
 from bot.settings import Settings
@@ -196,11 +197,13 @@ async def test_running_counts_count_each_running_broadcast_by_status(
     async with unit_of_work(sessionmaker) as session:
         now = datetime.now(UTC)
         started = await broadcasts.create_broadcast(
-            session=session, article_id=article_id, due_at=now
+            session=session, article_id=article_id, due_at=now, now=now
         )
         await broadcasts.start_broadcast(session=session, broadcast_id=started.id, now=now)
         # Scheduled, not running: not counted.
-        await broadcasts.create_broadcast(session=session, article_id=article_id, due_at=now)
+        await broadcasts.create_broadcast(
+            session=session, article_id=article_id, due_at=now, now=now
+        )
     async with unit_of_work(sessionmaker) as session:
         assert await broadcasts.running_counts(session=session) == {started.id: {"queued": 3}}
 
@@ -214,7 +217,7 @@ async def test_metrics_count_broadcast_outcomes(
     article_id = await helpers.add_article()
     async with unit_of_work(sessionmaker) as session:
         row = await broadcasts.create_broadcast(
-            session=session, article_id=article_id, due_at=datetime.now(UTC)
+            session=session, article_id=article_id, due_at=datetime.now(UTC), now=utcnow()
         )
     await wait_for_status(sessionmaker, row.id, "done", within=20)
     _, metrics = await served.get("/metrics")

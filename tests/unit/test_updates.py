@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from telegram.ext import PollAnswerHandler
 
+from bot.ops.metrics import Metrics
 from bot.settings import Settings
 from bot.telegram.app import NewsApp, build_application
 from bot.telegram.updates import allowed_updates
@@ -13,7 +14,7 @@ from bot.telegram.updates import allowed_updates
 @pytest.fixture
 def app() -> NewsApp:
     settings = Settings(_env_file=None, token="123456:TEST-token")  # type: ignore[call-arg]
-    return build_application(settings)
+    return build_application(settings, Metrics())
 
 
 def test_telegram_is_asked_for_what_the_handlers_take(app: NewsApp) -> None:

@@ -19,12 +19,16 @@ async def enter(session: AsyncSession, update: Update, context: Context) -> tupl
     user = update.effective_user
     telegram_language = user.language_code if user else None
     row = await store.ensure_chat(
-        session=session, chat_id=chat.id, kind=chat.type, telegram_language=telegram_language
+        session=session,
+        chat_id=chat.id,
+        kind=chat.type,
+        telegram_language=telegram_language,
+        now=context.bot_data.clock(),
     )
     if not row.active:
         await store.mark_chat_active(session=session, chat_id=chat.id)
     return chat.id, choose_language(
-        row.language, telegram_language, context.bot_data.config.language
+        row.language, telegram_language, context.bot_data.settings.language
     )
 
 

@@ -28,7 +28,11 @@ async def membership_changed(update: Update, context: Context) -> None:
     chat_id = change.chat.id
     async with context.bot_data.unit_of_work() as session:
         if gone:
-            known = bool(await store.mark_chats_blocked(session=session, chat_ids={chat_id}))
+            known = bool(
+                await store.mark_chats_blocked(
+                    session=session, chat_ids={chat_id}, now=context.bot_data.clock()
+                )
+            )
         else:
             known = await store.mark_chat_active(session=session, chat_id=chat_id)
     if known:

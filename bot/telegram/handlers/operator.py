@@ -93,7 +93,7 @@ async def _schedule(
     when: str,
     topic: str | None,
 ) -> str:
-    zone = context.bot_data.config.timezone
+    zone = context.bot_data.settings.timezone
     scheduled = await broadcasts.schedule(
         session=session,
         article_id=article_id,
@@ -168,7 +168,7 @@ async def list_broadcasts(session: AsyncSession, asked: Asked, context: Context)
     found = await broadcasts.newest(session=session, limit=LIST_LIMIT)
     if not found:
         return text(asked.language, "broadcasts_none")
-    zone = context.bot_data.config.timezone
+    zone = context.bot_data.settings.timezone
     lines = [text(asked.language, "broadcasts_header")]
     lines.extend(describe(progress, asked.language, zone) for progress in found)
     return "\n\n".join(lines)
@@ -194,7 +194,7 @@ async def stats(session: AsyncSession, asked: Asked, context: Context) -> str:
             return text(asked.language, "stats_usage")
     progress = await broadcasts.progress(session=session, broadcast_id=broadcast_id)
     readers = text(asked.language, "broadcast_readers", readers=progress.readers)
-    zone = context.bot_data.config.timezone
+    zone = context.bot_data.settings.timezone
     return f"{describe(progress, asked.language, zone)}\n{readers}"
 
 
@@ -224,7 +224,7 @@ def _operator_command(reply: Reply) -> Callable[[Update, Context], Coroutine[Any
         user = update.effective_user
         async with context.bot_data.unit_of_work() as session:
             chat_id, language = await enter(session, update, context)
-        if user is None or user.id not in context.bot_data.config.operators:
+        if user is None or user.id not in context.bot_data.settings.operators:
             await context.bot.send_message(chat_id, text(language, "not_operator"))
             return
         message = update.effective_message
@@ -245,7 +245,7 @@ def _operator_command(reply: Reply) -> Callable[[Update, Context], Coroutine[Any
             answer = text(language, not_found, id=_quoted(args[0]))
         await context.bot.send_message(chat_id, html.escape(answer, quote=False))
         # A broadcast due now should not wait for the next tick.
-        if reply in (publish, schedule) and context.bot_data.scheduler is not None:
+        if reply in (publish, schedule):
             await context.bot_data.scheduler.tick()
 
     handle.__doc__ = reply.__doc__

@@ -8,6 +8,7 @@ import html
 import logging
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -198,13 +199,24 @@ async def more(update: Update, context: Context) -> None:
             reply: Message = (text(language, "nothing_to_continue"), None)
         else:
             reply = await _read(
-                session, chat_id, language, reading.article_id, reading.section_index + 1
+                session,
+                chat_id,
+                language,
+                reading.article_id,
+                reading.section_index + 1,
+                now=context.bot_data.clock(),
             )
     await send(context, chat_id, reply)
 
 
 async def _read(
-    session: AsyncSession, chat_id: int, language: str, article_id: int, index: int
+    session: AsyncSession,
+    chat_id: int,
+    language: str,
+    article_id: int,
+    index: int,
+    *,
+    now: datetime,
 ) -> Message:
     """Section `index` of an article as a message, recording how far the chat has read."""
     article = await store.get_article(session=session, article_id=article_id)
@@ -214,7 +226,7 @@ async def _read(
     if section is None:
         return text(language, "section_gone"), None
     await store.record_reading(
-        session=session, chat_id=chat_id, article_id=article_id, section_index=index
+        session=session, chat_id=chat_id, article_id=article_id, section_index=index, now=now
     )
     return section_message(section, article.section_count, language)
 
@@ -244,7 +256,7 @@ async def button(update: Update, context: Context) -> None:
     action = parse_callback(query.data)
     async with context.bot_data.unit_of_work() as session:
         chat_id, language = await enter(session, update, context)
-        outcome = await _press(session, chat_id, language, action)
+        outcome = await _press(session, chat_id, language, action, now=context.bot_data.clock())
     if outcome.reply is not None:
         await send(context, chat_id, outcome.reply)
     answered = await _answer(query, outcome.notice)
@@ -277,11 +289,11 @@ async def _answer(query: CallbackQuery, notice: str | None) -> bool:
 
 
 async def _press(
-    session: AsyncSession, chat_id: int, language: str, action: Callback | None
+    session: AsyncSession, chat_id: int, language: str, action: Callback | None, *, now: datetime
 ) -> _Outcome:
     match action:
         case ReadSection(article_id, index):
-            body, keyboard = await _read(session, chat_id, language, article_id, index)
+            body, keyboard = await _read(session, chat_id, language, article_id, index, now=now)
             if keyboard is None:  # the story or section is gone: say so briefly
                 return _Outcome(notice=body)
             # A pressed "Next" has done its job; leaving it invites double sends.
