@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram.ext import ExtBot
 from telegram.request import HTTPXRequest
 
-from bot.delivery.deliverer import Deliverer
+from bot.delivery.deliverer import BACKOFF_BASE, Deliverer
 from bot.delivery.pacing import Pace, Pacer
 from bot.newsroom.clock import utcnow
 from bot.newsroom.ingest import store_sources
@@ -111,9 +111,24 @@ class DeliveryWorld:
             return {row.chat_id: row.status for row in rows}
 
 
-def english() -> Settings:
-    """The bot's settings with English as the default language."""
-    return Settings(_env_file=None, language="en")  # type: ignore[call-arg]
+def make_deliverer(
+    bot: ExtBot[Pace],
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    concurrency: int,
+    batch_size: int,
+    backoff_base: float = BACKOFF_BASE,
+) -> Deliverer:
+    """The Deliverer as the bot assembles it (English by default), with the test's sizes."""
+    return Deliverer.for_settings(
+        Settings(_env_file=None, language="en"),  # type: ignore[call-arg]
+        bot=bot,
+        sessionmaker=sessionmaker,
+        clock=utcnow,
+        concurrency=concurrency,
+        batch_size=batch_size,
+        backoff_base=backoff_base,
+    )
 
 
 def make_bot(api: FakeBotApi, pacer: Pacer, *, read_timeout: float = 5.0) -> ExtBot[Pace]:
@@ -133,13 +148,7 @@ async def world(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator
         pacer = Pacer(rate=None, paid_rate=None)
         bot = make_bot(api, pacer, read_timeout=0.5)
         async with bot:
-            deliverer = Deliverer.for_settings(
-                english(),
-                bot=bot,
-                sessionmaker=sessionmaker,
-                clock=utcnow,
-                concurrency=8,
-                batch_size=10,
-                backoff_base=0.05,
+            deliverer = make_deliverer(
+                bot, sessionmaker, concurrency=8, batch_size=10, backoff_base=0.05
             )
             yield DeliveryWorld(sessionmaker, api, bot, pacer, deliverer)

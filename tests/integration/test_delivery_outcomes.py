@@ -28,7 +28,7 @@ from db import broadcasts
 from db.broadcasts import MAX_CLAIMS, Outcome
 from db.models import DeliveryRow
 from db.session import unit_of_work
-from tests.integration.delivery_fixtures import DeliveryWorld, english, make_bot
+from tests.integration.delivery_fixtures import DeliveryWorld, make_bot, make_deliverer
 
 DEADLINE = 60  # seconds: generous, only to prove that a round never loops
 
@@ -347,14 +347,7 @@ async def test_a_message_that_kills_every_deliverer_is_sent_at_most_max_claims_t
 
     def deliverer() -> Deliverer:
         # A new one each time: nothing survives in memory, as after a kill -9.
-        return Deliverer.for_settings(
-            english(),
-            bot=slow_bot,
-            sessionmaker=world.sessionmaker,
-            clock=utcnow,
-            concurrency=4,
-            batch_size=100,
-        )
+        return make_deliverer(slow_bot, world.sessionmaker, concurrency=4, batch_size=100)
 
     with caplog.at_level(logging.INFO, logger="bot.delivery.deliverer"):
         async with asyncio.timeout(DEADLINE):

@@ -12,11 +12,14 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.delivery.deliverer import Deliverer
 from bot.delivery.pacing import GROUP_LIMIT, GROUP_PERIOD, Pace, Pacer, SlidingWindow
-from bot.newsroom.clock import utcnow
 from bot.sandbox.botapi.server import FakeBotApi
-from tests.integration.delivery_fixtures import DELIVERY_TOKEN, DeliveryWorld, english, make_bot
+from tests.integration.delivery_fixtures import (
+    DELIVERY_TOKEN,
+    DeliveryWorld,
+    make_bot,
+    make_deliverer,
+)
 
 RATE = 10
 
@@ -31,14 +34,7 @@ async def paced_world(
         pacer = Pacer(rate=RATE, paid_rate=None)
         bot = make_bot(api, pacer)
         async with bot:
-            deliverer = Deliverer.for_settings(
-                english(),
-                bot=bot,
-                sessionmaker=sessionmaker,
-                clock=utcnow,
-                concurrency=8,
-                batch_size=100,
-            )
+            deliverer = make_deliverer(bot, sessionmaker, concurrency=8, batch_size=100)
             yield DeliveryWorld(sessionmaker, api, bot, pacer, deliverer)
 
 
