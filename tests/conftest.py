@@ -15,6 +15,7 @@ pytest_plugins = [
     "tests.integration.db_fixtures",
     "tests.integration.bot_fixtures",
     "tests.integration.delivery_fixtures",
+    "tests.integration.hostile_http",
 ]
 
 

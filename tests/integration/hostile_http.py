@@ -16,11 +16,12 @@ import struct
 import sys
 import zlib
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
+import pytest
 from aiohttp import web
 
 MIB = 2**20
@@ -135,6 +136,17 @@ async def start(server: HostileServer, port: int = 0) -> web.AppRunner:
     host, bound = runner.addresses[0][:2]
     server.base = f"http://{host}:{bound}"
     return runner
+
+
+@pytest.fixture
+async def hostile() -> AsyncIterator[HostileServer]:
+    """The hostile server, dripping one byte a second."""
+    server = HostileServer(drip_interval=1.0)
+    runner = await start(server)
+    try:
+        yield server
+    finally:
+        await runner.cleanup()
 
 
 @dataclass(frozen=True)

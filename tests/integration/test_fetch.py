@@ -5,7 +5,6 @@ from __future__ import annotations
 import ipaddress
 import socket
 import time
-from collections.abc import AsyncIterator
 from typing import ClassVar
 
 import pytest
@@ -13,18 +12,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 
 import bot.newsroom.fetch
 from bot.newsroom.fetch import MAX_BYTES, PRIVATE_HINT, Fetcher, FetchError, refusal
-from tests.integration.hostile_http import FEED, MIB, HostileServer, gzip_bomb, start
-
-
-@pytest.fixture
-async def hostile() -> AsyncIterator[HostileServer]:
-    """The hostile server, dripping one byte a second."""
-    server = HostileServer(drip_interval=1.0)
-    runner = await start(server)
-    try:
-        yield server
-    finally:
-        await runner.cleanup()
+from tests.integration.hostile_http import FEED, MIB, HostileServer, gzip_bomb
 
 
 async def fetch_error(fetcher: Fetcher, url: str) -> str:

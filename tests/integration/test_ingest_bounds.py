@@ -5,28 +5,14 @@ Each command runs as a user runs it, in a process of its own, measured by its pa
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import pytest
 
 from bot.newsroom.fetch import PRIVATE_HINT
 from bot.newsroom.ingest import MAX_SECTIONS
-from tests.integration.hostile_http import HostileServer, Measured, measure_newsbot, start
+from tests.integration.hostile_http import HostileServer, Measured, measure_newsbot
 
 PEAK_MB = 300
 BOMB_MIB = 1024  # what the old fetcher read whole: well over the memory bound
-
-
-@pytest.fixture
-async def hostile() -> AsyncIterator[HostileServer]:
-    """The hostile server, dripping one byte a second."""
-    server = HostileServer(drip_interval=1.0)
-    runner = await start(server)
-    try:
-        yield server
-    finally:
-        await runner.cleanup()
 
 
 async def ingest(tmp_path: Path, *args: str, **env: str) -> Measured:
