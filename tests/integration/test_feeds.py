@@ -38,7 +38,6 @@ from db.migrate import upgrade
 from db.models import ArticleRow, BroadcastRow
 from db.session import create_engine, create_sessionmaker, unit_of_work
 from tests.integration.hostile_http import HostileServer
-from tests.integration.hostile_http import start as start_hostile
 
 pytest_plugins = ["tests.integration.db_fixtures"]
 
@@ -664,17 +663,6 @@ async def test_the_poller_opens_and_closes_its_own_session(
 
 
 # Bounds
-
-
-@pytest.fixture
-async def hostile() -> AsyncIterator[HostileServer]:
-    """The hostile server of the fetch tests, dripping a byte a second."""
-    server = HostileServer(drip_interval=1.0)
-    runner = await start_hostile(server)
-    try:
-        yield server
-    finally:
-        await runner.cleanup()
 
 
 async def test_hostile_feeds_are_failures_and_the_poller_goes_on(
