@@ -20,6 +20,7 @@ from bot.sandbox.botapi.server import FakeBotApi
 from bot.sandbox.botapi.state import BotMessage
 from bot.settings import Settings
 from bot.telegram.app import NewsApp
+from db import store
 from db.migrate import upgrade
 from tests.texts import SAMPLES
 
@@ -76,6 +77,12 @@ class BotHarness:
             while not await check():  # noqa: ASYNC110
                 await asyncio.sleep(0.02)
         assert await check(), what
+
+    async def chat_active(self, chat_id: int) -> bool | None:
+        """Whether the bot counts the chat as reachable; None when it does not know the chat."""
+        async with self.app.bot_data.unit_of_work() as session:
+            chat = await store.get_chat(session=session, chat_id=chat_id)
+        return None if chat is None else chat.active
 
     async def ingest(self, *names: str, topics: Sequence[str] = ()) -> list[Stored]:
         """Store sample articles through the same path as `newsbot ingest`."""

@@ -147,9 +147,7 @@ async def test_an_unreachable_reader_gets_no_apology(bot: BotHarness) -> None:
     bot.api.send_user_message(READER, "/latest")
 
     async def inactive() -> bool:
-        async with bot.app.bot_data.unit_of_work() as session:
-            chat = await store.get_chat(session=session, chat_id=READER)
-        return chat is not None and not chat.active
+        return await bot.chat_active(READER) is False
 
     await bot.eventually(inactive, "the chat to be marked inactive")
     bot.api.unblock_chat(READER)

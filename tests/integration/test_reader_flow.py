@@ -193,9 +193,7 @@ async def test_a_reader_who_blocked_the_bot_is_marked_inactive(bot: BotHarness) 
     bot.api.send_user_message(READER, "/latest")
 
     async def inactive() -> bool:
-        async with bot.app.bot_data.unit_of_work() as session:
-            chat = await store.get_chat(session=session, chat_id=READER)
-        return chat is not None and not chat.active
+        return await bot.chat_active(READER) is False
 
     await bot.eventually(inactive, "the chat to be marked inactive")
     bot.api.unblock_chat(READER)

@@ -16,7 +16,7 @@ from telegram import Update
 from telegram.ext import BaseHandler, CommandHandler, MessageHandler
 
 from bot.telegram.app import NewsApp
-from db import broadcasts, store
+from db import broadcasts
 from tests.integration.bot_fixtures import OPERATOR, BotHarness
 
 READER = 3001
@@ -171,9 +171,7 @@ def _message_handlers(app: NewsApp) -> list[BaseHandler[Any, Any, Any]]:
 
 
 async def _active(bot: BotHarness, chat_id: int, wanted: bool) -> bool:
-    async with bot.app.bot_data.unit_of_work() as session:
-        row = await store.get_chat(session=session, chat_id=chat_id)
-    return row is not None and row.active is wanted
+    return await bot.chat_active(chat_id) is wanted
 
 
 async def _status_is(bot: BotHarness, broadcast_id: int, status: str) -> bool:
