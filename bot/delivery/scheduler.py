@@ -88,6 +88,11 @@ class BroadcastScheduler:
         """Whether this process is the one that delivers."""
         return self._delivering is not None and not self._delivering.done()
 
+    @property
+    def ticking(self) -> bool:
+        """Whether a tick is running (or waiting for the one that is)."""
+        return self._tick_lock.locked()
+
     async def tick(self) -> Plan | None:
         """Take the lock if free, then start, miss or schedule broadcasts; None when not ours."""
         async with self._tick_lock:  # the repeating job and a date job may fire together

@@ -179,9 +179,13 @@ def _schedule_jobs(
 ) -> None:
     """The scheduler's heartbeat every second; the feeds' poll when there are feeds."""
 
-    async def tick(_context: Context) -> None:
-        # Start due broadcasts; keep or take the delivery lock.
-        await scheduler.tick()
+    async def tick(context: Context) -> None:
+        # Start due broadcasts; keep or take the delivery lock. A task, not an await: a tick
+        # slowed by a busy database must not outlive the next run, which APScheduler would skip
+        # with a warning; a tick still running is simply not doubled.
+        if scheduler.ticking:
+            return
+        context.application.create_task(scheduler.tick(), name="broadcast-tick")
 
     jobs.run_repeating(tick, interval=TICK_INTERVAL, first=0, name="broadcast-tick")
     if feeds is None:
