@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     # addresses may be fetched, and how many seconds one source may take, redirects included.
     fetch_private: bool = False
     fetch_timeout: float = Field(default=30.0, gt=0, le=3600)
+    # Updates of different chats handled at once (one chat's updates always keep their order).
+    concurrent_updates: int = Field(default=16, ge=1, le=1024)
 
     @field_validator("operators", mode="before")
     @classmethod

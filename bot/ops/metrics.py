@@ -16,9 +16,9 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from telegram import Update
-from telegram.ext import SimpleUpdateProcessor
 
 from bot.ops import logs
+from bot.telegram.ordering import ChatOrderedUpdates
 from db.broadcasts import Outcome
 from db.models import DELIVERY_STATUSES
 
@@ -116,14 +116,14 @@ class _SnapshotCollector(Collector):
         yield progress
 
 
-class MeasuredUpdates(SimpleUpdateProcessor):
-    """Handles updates one at a time, as PTB's default does, timing and tagging each."""
+class MeasuredUpdates(ChatOrderedUpdates):
+    """Handles updates in order within each chat, timing and tagging each."""
 
-    def __init__(self, metrics: Metrics) -> None:
-        super().__init__(max_concurrent_updates=1)
+    def __init__(self, metrics: Metrics, max_concurrent_updates: int = 1) -> None:
+        super().__init__(max_concurrent_updates=max_concurrent_updates)
         self.metrics = metrics
 
-    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+    async def handle(self, update: object, coroutine: Awaitable[Any]) -> None:
         """Run the handlers with the update id in every log line, then count the update."""
         token = logs.update_id.set(update.update_id if isinstance(update, Update) else None)
         started = time.perf_counter()

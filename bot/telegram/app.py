@@ -63,7 +63,7 @@ def build_application(settings: Settings, metrics: Metrics) -> NewsApp:
         ApplicationBuilder()
         .bot(news_bot)
         .context_types(CONTEXT_TYPES)
-        .concurrent_updates(MeasuredUpdates(metrics))
+        .concurrent_updates(MeasuredUpdates(metrics, settings.concurrent_updates))
         .build()
     )
     # Order matters: repeats stop first (group -1); commands (readers', then operators'),
