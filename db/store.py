@@ -463,3 +463,8 @@ async def subscribed_topics(*, session: AsyncSession) -> list[str]:
         select(SubscriptionRow.topic).where(SubscriptionRow.topic != ALL_TOPICS).distinct()
     )
     return sorted(rows)
+
+
+async def newest_article_id(*, session: AsyncSession) -> int:
+    """The highest article id stored (0 when none): ids above it were never given out."""
+    return (await session.scalar(select(func.max(ArticleRow.id)))) or 0
