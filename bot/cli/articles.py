@@ -118,6 +118,11 @@ def _load(settings: Settings, sources: Sequence[str]) -> list[ParsedSource]:
 
 
 def _say_skipped(source: ParsedSource) -> None:
+    if source.guessed_encoding is not None:
+        print(
+            f"newsbot: {source.name}: not UTF-8; read as {source.guessed_encoding}",
+            file=sys.stderr,
+        )
     for skipped in source.skipped:
         print(f"newsbot: {source.name}: skipped {skipped}", file=sys.stderr)
 

@@ -251,3 +251,18 @@ def test_a_directory_ingest_names_every_bad_file(database: str, tmp_path: Path) 
     assert lines[1].startswith(f"newsbot: {folder / 'c-binary.txt'}: ")
     assert lines[2] == "newsbot: 2 sources cannot be used"
     assert newsbot("articles").stdout == ""  # nothing stored
+
+
+def test_ingest_says_which_encoding_it_guessed(database: str, tmp_path: Path) -> None:
+    arabic = (SAMPLES / "ar-solar-station.txt").read_text()
+    legacy = tmp_path / "legacy.txt"
+    legacy.write_bytes(arabic.encode("cp1256"))
+    notepad = tmp_path / "notepad.txt"
+    notepad.write_bytes(
+        (SAMPLES / "en-night-buses.md").read_text().replace("\n", "\r\n").encode("utf-16")
+    )
+    result = newsbot("ingest", str(legacy), str(notepad))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == f"newsbot: {legacy}: not UTF-8; read as windows-1256\n"
+    titles = [line.split("\t")[2] for line in result.stdout.splitlines()]
+    assert titles == [SOLAR_TITLE, NIGHT_BUSES_TITLE]
