@@ -334,12 +334,18 @@ function readersLabel(count) {
 // What the panel and the command line call the figure of readers who opened the story.
 const OPENED_READ_MORE = "opened Read more";
 
+// Started broadcasts have deliveries to count; one cancelled or missed before it started has none.
+function started(b) {
+  return b.status === "running" || b.status === "done" || b.targets > 0;
+}
+
 function countsText(b) {
   if (b.status === "scheduled") {
     const reach = b.audience === null || b.audience === undefined
       ? "" : ` · would reach ${readersLabel(b.audience)} now`;
     return `not started${reach}`;
   }
+  if (!started(b)) return `${b.status} before it started: nothing sent`;
   return `${b.sent}/${b.targets} sent · ${b.waiting} waiting · ${b.skipped} skipped · ` +
     `${b.failed} failed · ${b.readers} ${OPENED_READ_MORE}`;
 }
@@ -357,7 +363,13 @@ function renderNewsroom(data) {
     if (article.audience !== null && article.audience !== undefined) {
       parts.push(readersLabel(article.audience));
     }
-    const topics = el("td", "muted", parts.join(" · "));
+    // Each part in its own direction: an Arabic topic beside a number must not swallow it.
+    const topics = el("td", "muted");
+    parts.forEach((part, index) => {
+      if (index) topics.append(document.createTextNode(" · "));
+      const piece = el("bdi", "", part);
+      topics.append(piece);
+    });
     const action = el("td");
     const button = el("button", "publish", "Publish");
     button.type = "button";
@@ -387,7 +399,7 @@ function renderNewsroom(data) {
     title.dir = direction(title.textContent);
     const about = el("div", "muted", `article ${b.article_id}` + (b.topic ? ` · topic ${b.topic}` : ""));
     item.append(head, title, about);
-    if (b.status !== "scheduled") {
+    if (started(b)) {
       const bar = el("progress");
       bar.max = Math.max(b.targets, 1);
       bar.value = b.finished;
