@@ -47,7 +47,7 @@ def publish(
         settings = Settings()
         now = utcnow()
 
-        async def work(session: AsyncSession) -> broadcasts.Scheduled:
+        async def work(session: AsyncSession) -> tuple[broadcasts.Scheduled, int]:
             scheduled = await broadcasts.schedule(
                 session=session,
                 article_id=article_id,
@@ -60,14 +60,17 @@ def publish(
             # stored when it fails (the unit of work rolls back).
             if topic is not None:
                 await broadcasts.check_topic(session=session, topic=topic)
-            return scheduled
+            return scheduled, await broadcasts.reach(
+                session=session, broadcast=scheduled.broadcast
+            )
 
-        scheduled = with_store(settings, work)
+        scheduled, reach = with_store(settings, work)
         row = scheduled.broadcast
         audience = f"subscribers of {row.topic!r}" if row.topic else "subscribers of its topics"
         print(
             f"broadcast #{row.id}: article {row.article_id} to {audience}, "
-            f"due {local_time(row.due_at, settings.timezone)}"
+            f"due {local_time(row.due_at, settings.timezone)}; "
+            f"{reach} reader{'' if reach == 1 else 's'} as of now"
         )
         if asyncio.run(_delivering(settings)) is False:
             print(f"newsbot: {NOBODY_DELIVERS}: it waits until one is", file=sys.stderr)
@@ -172,7 +175,13 @@ def stats(
 
 
 def _follow_text(record: dict[str, Any], delivering: bool | None) -> str:
-    text = stats_line(record)
+    """The progress bar's label: short, so that a terminal shows it whole."""
+    counts = (
+        "not started"
+        if record["status"] == "scheduled"
+        else f"{record['sent']}/{record['targets']} sent"
+    )
+    text = f"broadcast #{record['id']} ({record['status']}) {counts}"
     if delivering is False:
         text += f" · {NOBODY_DELIVERS}"
     return text

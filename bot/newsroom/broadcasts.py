@@ -177,3 +177,10 @@ async def check_topic(*, session: AsyncSession, topic: str) -> str:
     if normalized not in article_topics and normalized not in followed:
         raise refusals.UnknownTopic(topic, tuple(sorted(set(article_topics) | set(followed))))
     return normalized
+
+
+async def reach(*, session: AsyncSession, broadcast: BroadcastRow) -> int:
+    """How many chats this broadcast would reach if it started now."""
+    return await db.broadcasts.audience_size(
+        session=session, article_id=broadcast.article_id, topic=broadcast.topic
+    )

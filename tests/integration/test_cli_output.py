@@ -31,6 +31,7 @@ from bot.cli.views import (
     progress_table,
     stats_line,
 )
+from db import store
 from db.broadcasts import Progress
 from db.lock import delivery_lock
 from db.models import BroadcastRow
@@ -266,3 +267,30 @@ def test_ingest_says_which_encoding_it_guessed(database: str, tmp_path: Path) ->
     assert result.stderr == f"newsbot: {legacy}: not UTF-8; read as windows-1256\n"
     titles = [line.split("\t")[2] for line in result.stdout.splitlines()]
     assert titles == [SOLAR_TITLE, NIGHT_BUSES_TITLE]
+
+
+def test_publish_says_how_many_readers_it_would_reach(database: str) -> None:
+    assert newsbot("ingest", NIGHT_BUSES).returncode == 0
+
+    async def subscribe() -> None:
+        engine = create_engine(database)
+        try:
+            async with unit_of_work(create_sessionmaker(engine)) as session:
+                for chat_id, topic in ((1, None), (2, "transport"), (3, "sport")):
+                    await store.ensure_chat(
+                        session=session,
+                        chat_id=chat_id,
+                        kind="private",
+                        telegram_language=None,
+                        now=datetime.now(UTC),
+                    )
+                    await store.subscribe(session=session, chat_id=chat_id, topic=topic)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(subscribe())
+    everyone = newsbot("publish", "1", "--at", "in 2h")
+    assert everyone.stdout.rstrip().endswith("; 2 readers as of now"), everyone.stdout
+    sport = newsbot("publish", "1", "--at", "in 2h", "--topic", "sport")
+    assert sport.returncode == 0, sport.stderr  # followed by a reader, so not a typo
+    assert sport.stdout.rstrip().endswith("; 2 readers as of now"), sport.stdout
