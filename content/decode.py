@@ -31,6 +31,7 @@ _BOMS = (
 _LEGACY = {"cp1256": "windows-1256", "cp1252": "windows-1252", "latin_1": "Latin-1"}
 # How much "chaos" (unlikely character sequences) a guess may show and still be trusted.
 _MAX_CHAOS = 0.1
+_SAMPLE_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,11 +81,15 @@ def _decode(data: bytes, codec: str, name: str) -> str:
 
 def _guess(data: bytes) -> Decoded | None:
     """A legacy encoding the bytes read as with confidence, or None."""
-    best = from_bytes(data, cp_isolation=list(_LEGACY)).best()
+    # The detection reads a sample (it takes seconds over megabytes); the codec reads it all.
+    best = from_bytes(data[:_SAMPLE_BYTES], cp_isolation=list(_LEGACY)).best()
     if best is None or best.encoding not in _LEGACY or best.chaos > _MAX_CHAOS:
         return None
-    text = str(best)
-    if best.encoding == "cp1256" and not _mostly_arabic(text):
+    try:
+        text = data.decode(best.encoding)
+    except UnicodeDecodeError:
+        return None  # a byte the sample did not have is not in that encoding
+    if best.encoding == "cp1256" and not _mostly_arabic(text[:_SAMPLE_BYTES]):
         return None  # windows-1256 for text without Arabic letters is a wrong guess
     return _checked(text, _LEGACY[best.encoding], guessed=True)
 
