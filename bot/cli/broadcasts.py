@@ -202,15 +202,15 @@ async def _follow(
             task = bar.add_task(f"broadcast #{broadcast_id}", total=None)
             delivering: bool | None = None
             said = False
-            for looks in itertools.count():
+            for looks in itertools.count():  # until the broadcast is no longer open
                 async with unit_of_work(sessionmaker, read_only=True) as session:
                     (record,) = await _records(
                         session, settings.timezone, broadcast_id=broadcast_id, one=True
                     )
                 if looks % LOCK_LOOKS == 0:
                     delivering = await someone_delivers(engine)
-                if delivering is False and not said and not console.is_terminal and not quiet:
-                    # No live bar off a terminal: say it once, on stderr.
+                if delivering is False and not said and (quiet or not console.is_terminal):
+                    # No live bar (off a terminal, or --json): say it once, on stderr.
                     print(f"newsbot: {NOBODY_DELIVERS}", file=sys.stderr)
                     said = True
                 bar.update(
@@ -224,7 +224,7 @@ async def _follow(
                 await asyncio.sleep(FOLLOW_INTERVAL)
     finally:
         await engine.dispose()
-    raise AssertionError("unreachable")
+    raise AssertionError("itertools.count() never ends")
 
 
 def _finished(record: dict[str, Any]) -> int:

@@ -107,10 +107,12 @@ def broadcast_record(progress: Progress, details: Details | None, zone: str) -> 
 
 
 def sent_of(record: Mapping[str, Any]) -> str:
-    """ "312/503" once a broadcast has started; before, "~12 readers" it would reach now."""
+    """Sent of targets ("312/503") once started; before, "~12 readers" it would reach now."""
     if record["status"] == "scheduled":
         audience = record["audience"]
         return "not started" if audience is None else f"~{audience} readers"
+    if record["targets"] == 0 and record["status"] in ("cancelled", "missed"):
+        return "never started"
     return f"{record['sent']}/{record['targets']}"
 
 
@@ -191,6 +193,8 @@ def stats_line(record: Mapping[str, Any]) -> str:
     if record["status"] == "scheduled":
         audience = record["audience"]
         counts = "not started" + ("" if audience is None else f", would reach {audience} now")
+    elif sent_of(record) == "never started":
+        counts = "never started"
     else:
         counts = f"{record['sent']}/{record['targets']} sent"
     return (
