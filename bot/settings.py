@@ -18,6 +18,33 @@ FREE_RATE_CEILING = 30
 PAID_RATE_CEILING = 1000
 
 
+DATABASE_URL_FORMS = (
+    "postgresql+asyncpg://USER:PASSWORD@HOST/DB (or postgres://, postgresql://), "
+    "sqlite+aiosqlite:///FILE (or sqlite:///FILE)"
+)
+_ASYNC_DRIVERS = {
+    "postgres": "postgresql+asyncpg",
+    "postgresql": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+}
+
+
+def async_database_url(value: str) -> str:
+    """The URL with the async driver newsbot uses; ValueError naming the accepted forms."""
+    scheme, separator, rest = value.strip().partition("://")
+    driver = _ASYNC_DRIVERS.get(scheme.lower()) if separator else None
+    if driver is None or not rest:
+        # The value is not quoted: it may hold a password.
+        raise ValueError(f"is not a database URL newsbot can use; accepted: {DATABASE_URL_FORMS}")
+    if driver == "sqlite+aiosqlite" and not rest.startswith("/"):
+        raise ValueError(
+            f"a SQLite URL has three slashes before a file name; accepted: {DATABASE_URL_FORMS}"
+        )
+    return f"{driver}://{rest}"
+
+
 class Settings(BaseSettings):
     """Every setting of the bot; names and defaults are part of the public interface."""
 
@@ -52,6 +79,11 @@ class Settings(BaseSettings):
     fetch_timeout: float = Field(default=30.0, gt=0, le=3600)
     # Updates of different chats handled at once (one chat's updates always keep their order).
     concurrent_updates: int = Field(default=16, ge=1, le=1024)
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_database_url(cls, value: str) -> str:
+        return async_database_url(value)
 
     @field_validator("operators", mode="before")
     @classmethod

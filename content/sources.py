@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from content.article import Article
-from content.decode import decode_text
+from content.decode import decode_source
 from content.feed_parser import parse_feed
 from content.html_parser import parse_html
 from content.text_parser import parse_text
@@ -28,6 +28,8 @@ class ParsedSource:
     kind: SourceKind
     articles: list[Article]
     skipped: list[str] = field(default_factory=list)
+    # The text's encoding when it was guessed (no byte-order mark, not UTF-8), else None.
+    guessed_encoding: str | None = None
 
 
 def source_kind(text: str, *, name: str = "") -> SourceKind:
@@ -45,11 +47,14 @@ def source_kind(text: str, *, name: str = "") -> SourceKind:
 
 def parse_source(data: bytes, *, name: str, url: str | None = None) -> ParsedSource:
     """Parse the bytes of a file or download; raise ContentError with a one-line reason."""
-    text = decode_text(data)
+    decoded = decode_source(data)
+    text = decoded.text
+    guessed = decoded.encoding if decoded.guessed else None
     kind = source_kind(text, name=name)
     if kind == "feed":
+        # A feed declares its own encoding, which feedparser reads from the bytes.
         feed = parse_feed(data)
         return ParsedSource(name, kind, feed.articles, feed.skipped)
     if kind == "html":
-        return ParsedSource(name, kind, [parse_html(text, url=url)])
-    return ParsedSource(name, kind, [parse_text(text)])
+        return ParsedSource(name, kind, [parse_html(text, url=url)], guessed_encoding=guessed)
+    return ParsedSource(name, kind, [parse_text(text)], guessed_encoding=guessed)

@@ -517,3 +517,37 @@ async def running_counts(*, session: AsyncSession) -> dict[int, dict[str, int]]:
     for broadcast, status, count in rows:
         counts.setdefault(broadcast, {})[status] = count
     return counts
+
+
+async def audience_size(*, session: AsyncSession, article_id: int, topic: str | None) -> int:
+    """How many active chats a broadcast of this article (and topic) would reach if it started now.
+
+    The same choice of chats as `start_broadcast`, counted instead of queued: what an editor sees
+    of a scheduled broadcast before it is sent.
+    """
+    topic_match: ColumnElement[bool]
+    if topic is not None:
+        topic_match = SubscriptionRow.topic.in_([ALL_TOPICS, topic])
+    else:
+        topic_match = or_(
+            SubscriptionRow.topic == ALL_TOPICS,
+            SubscriptionRow.topic.in_(
+                select(ArticleTopicRow.topic).where(ArticleTopicRow.article_id == article_id)
+            ),
+        )
+    count = await session.scalar(
+        select(func.count(SubscriptionRow.chat_id.distinct()))
+        .join(ChatRow, ChatRow.chat_id == SubscriptionRow.chat_id)
+        .where(ChatRow.active.is_(True), topic_match)
+    )
+    return count or 0
+
+
+async def article_titles(*, session: AsyncSession, article_ids: Collection[int]) -> dict[int, str]:
+    """The titles of these articles, by id (missing ids are left out)."""
+    if not article_ids:
+        return {}
+    rows = await session.execute(
+        select(ArticleRow.id, ArticleRow.title).where(ArticleRow.id.in_(sorted(set(article_ids))))
+    )
+    return {article_id: title for article_id, title in rows}

@@ -176,3 +176,17 @@ def delivery_lock(engine: AsyncEngine) -> DeliveryLock:
     if not database or database == ":memory:":
         return ProcessLock()
     return FileLock(f"{database}.deliver.lock")
+
+
+async def someone_delivers(engine: AsyncEngine) -> bool | None:
+    """Whether another process holds the delivery lock; None when no other process could.
+
+    Takes the lock for a moment when it is free: a bot starting then takes it on its next tick.
+    """
+    lock = delivery_lock(engine)
+    if isinstance(lock, ProcessLock):
+        return None
+    if await lock.acquire():
+        await lock.release()
+        return False
+    return True

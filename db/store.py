@@ -455,3 +455,16 @@ async def current_reading(*, session: AsyncSession, chat_id: int) -> ReadingRow 
         ),
     )
     return await session.scalar(stmt.where(ChatRow.chat_id == chat_id))
+
+
+async def subscribed_topics(*, session: AsyncSession) -> list[str]:
+    """Return the distinct topics chats subscribe to ("*" left out), sorted."""
+    rows = await session.scalars(
+        select(SubscriptionRow.topic).where(SubscriptionRow.topic != ALL_TOPICS).distinct()
+    )
+    return sorted(rows)
+
+
+async def newest_article_id(*, session: AsyncSession) -> int:
+    """The highest article id stored (0 when none): ids above it were never given out."""
+    return (await session.scalar(select(func.max(ArticleRow.id)))) or 0

@@ -7,6 +7,9 @@ terminal's tables and panels. Every command is listed here, in the order `--help
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError, version
+from typing import Annotated
+
 import typer
 
 from bot.cli import articles, broadcasts, sandbox, service
@@ -17,6 +20,29 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+def _show_version(wanted: bool) -> None:
+    if wanted:
+        try:
+            print(f"newsbot {version('newsbot')}")
+        except PackageNotFoundError:  # run from a checkout that was never installed
+            print("newsbot (not installed)")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_show_version, is_eager=True, help="print the version and exit"
+        ),
+    ] = False,
+) -> None:
+    """newsbot: a Telegram news bot for Arabic and English articles."""
+
+
 app.command()(articles.preview)
 app.command()(articles.ingest)
 app.command()(broadcasts.publish)

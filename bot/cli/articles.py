@@ -12,7 +12,13 @@ import typer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.cli.common import UsageError, console, guarded, read_store, with_database
-from bot.cli.views import articles_table, render_preview
+from bot.cli.views import (
+    ARTICLE_KEYS,
+    article_record,
+    articles_table,
+    print_records,
+    render_preview,
+)
 from bot.newsroom.broadcasts import due_time
 from bot.newsroom.clock import utcnow
 from bot.newsroom.ids import parse_id
@@ -112,19 +118,28 @@ def _load(settings: Settings, sources: Sequence[str]) -> list[ParsedSource]:
 
 
 def _say_skipped(source: ParsedSource) -> None:
+    if source.guessed_encoding is not None:
+        print(
+            f"newsbot: {source.name}: not UTF-8; read as {source.guessed_encoding}",
+            file=sys.stderr,
+        )
     for skipped in source.skipped:
         print(f"newsbot: {source.name}: skipped {skipped}", file=sys.stderr)
 
 
 def articles(
     limit: Annotated[int, typer.Option("--limit", min=1, max=1000, help="how many")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON, one object a line")] = False,
 ) -> None:
-    """List stored articles, newest first."""
+    """List stored articles, newest first (tab-separated lines when piped)."""
 
     def run() -> None:
         rows = read_store(
             Settings(), lambda session: store.list_articles(session=session, limit=limit)
         )
-        console.print(articles_table(rows))
+        records = [article_record(row) for row in rows]
+        print_records(
+            console, records, ARTICLE_KEYS, as_json=as_json, table=articles_table(records)
+        )
 
     guarded(run)

@@ -44,8 +44,12 @@ def id_argument(value: str) -> int:
 
 
 def fail(reason: str, status: int = EXIT_BAD_INPUT) -> NoReturn:
-    """Print a one-line reason on stderr and exit (2: bad input or usage, 1: anything else)."""
-    print(f"newsbot: {redact(reason)}", file=sys.stderr)
+    """Print the reason on stderr and exit (2: bad input or usage, 1: anything else).
+
+    A reason is one line, or one line per bad source when several were named.
+    """
+    for line in redact(reason).splitlines() or [""]:
+        print(f"newsbot: {line}", file=sys.stderr)
     raise typer.Exit(status)
 
 
@@ -80,6 +84,12 @@ def refusal_reason(refusal: refusals.Refusal) -> str:
             return "no broadcasts yet"
         case refusals.BadTopic():
             return "bad topic: empty topic"
+        case refusals.UnknownTopic(topic=topic, known=known):
+            listed = ", ".join(known) if known else "none yet"
+            return (
+                f"unknown topic {topic!r}: no article has it and no reader follows it "
+                f"(known topics: {listed})"
+            )
     return f"refused: {refusal!r}"
 
 

@@ -20,7 +20,7 @@ db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 def run() -> None:
     """Run the bot: updates by polling (or webhook when NEWSBOT_WEBHOOK_URL is set)."""
     from bot.ops.logs import configure_logging
-    from bot.ops.runner import serve
+    from bot.ops.runner import ListenError, serve
 
     def start() -> None:
         settings = Settings()
@@ -28,7 +28,10 @@ def run() -> None:
             raise UsageError("NEWSBOT_TOKEN is not set (the bot token from @BotFather)")
         configure_logging(settings)
         upgrade(settings.database_url)
-        asyncio.run(serve(settings))
+        try:
+            asyncio.run(serve(settings))
+        except ListenError as error:
+            fail(str(error), status=1)
 
     guarded(start)
 

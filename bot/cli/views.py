@@ -1,70 +1,208 @@
-"""The terminal's views: a preview as panels, broadcasts and articles as tables (Rich)."""
+"""The command line's views: Rich on a terminal, tab-separated lines or JSON otherwise.
+
+A listing prints in one of three forms: `--json` (one object a line, stable keys), plain
+tab-separated lines when stdout is not a terminal (a pipe, a file: one record a line, for `grep`,
+`cut` and `awk`), and a Rich table on a terminal that fits its width (titles wrap, status and
+numbers never shorten).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from html.parser import HTMLParser
 from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
 
+from rich import box
 from rich.console import Console, Group
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from bot.newsroom.broadcasts import Details
 from bot.newsroom.clock import local_time
 from db.broadcasts import Progress
 from db.models import ArticleRow
 
+# What `stats`, the chat's /stats and the sandbox's newsroom call the same figure.
+OPENED_READ_MORE = "opened Read more"
 
-def progress_table(rows: Sequence[Progress], zone: str) -> Table:
-    """Broadcasts with their deliveries by outcome; due times in `zone`."""
-    table = Table(
-        "id",
-        "status",
-        "article",
-        "topic",
-        "due",
-        "targets",
-        "sent",
-        "skipped",
-        "failed",
-        "waiting",
-        "dropped",
-        "readers",
+ARTICLE_KEYS = ("id", "published", "sections", "language", "topics", "title", "url")
+BROADCAST_KEYS = (
+    "id",
+    "status",
+    "article_id",
+    "title",
+    "topic",
+    "due",
+    "targets",
+    "audience",
+    "sent",
+    "skipped",
+    "failed",
+    "waiting",
+    "dropped",
+    "readers",
+)
+
+
+def one_field(value: object) -> str:
+    """A value as one tab-separated field: no tab or line break inside it."""
+    if value is None:
+        return ""
+    if isinstance(value, list | tuple):
+        value = ",".join(str(item) for item in value)
+    return " ".join(str(value).split())
+
+
+def tsv_line(values: Sequence[object]) -> str:
+    """One record as a line of tab-separated fields."""
+    return "\t".join(one_field(value) for value in values)
+
+
+def iso_time(moment: datetime, zone: str | ZoneInfo = "UTC") -> str:
+    """A moment in ISO 8601 with its offset, in `zone` (what scripts read)."""
+    tz = zone if isinstance(zone, ZoneInfo) else ZoneInfo(zone)
+    return moment.astimezone(tz).isoformat(timespec="seconds")
+
+
+def article_record(row: ArticleRow) -> dict[str, Any]:
+    """A stored article as `articles --json` prints it (keys: ARTICLE_KEYS)."""
+    return {
+        "id": row.id,
+        "published": iso_time(row.published_at or row.created_at),
+        "sections": row.section_count,
+        "language": row.language,
+        "topics": row.topic_names,
+        "title": row.title,
+        "url": row.url,
+    }
+
+
+def broadcast_record(progress: Progress, details: Details | None, zone: str) -> dict[str, Any]:
+    """A broadcast and its deliveries as `broadcasts --json` and `stats --json` print it.
+
+    `targets` is the number of deliveries made when it started (0 while it is scheduled);
+    `audience` is how many chats it would reach if it started now (null once started).
+    """
+    b = progress.broadcast
+    return {
+        "id": b.id,
+        "status": b.status,
+        "article_id": b.article_id,
+        "title": details.title if details else None,
+        "topic": b.topic,
+        "due": iso_time(b.due_at, zone),
+        "targets": b.target_count,
+        "audience": details.audience if details else None,
+        "sent": progress.sent,
+        "skipped": progress.skipped,
+        "failed": progress.failed,
+        "waiting": progress.queued + progress.sending,
+        "dropped": progress.dropped,
+        "readers": progress.readers,
+    }
+
+
+def sent_of(record: Mapping[str, Any]) -> str:
+    """Sent of targets ("312/503") once started; before, "~12 readers" it would reach now."""
+    if record["status"] == "scheduled":
+        audience = record["audience"]
+        return "not started" if audience is None else f"~{audience} readers"
+    if record["targets"] == 0 and record["status"] in ("cancelled", "missed"):
+        return "never started"
+    return f"{record['sent']}/{record['targets']}"
+
+
+def print_records(
+    console: Console,
+    records: Sequence[Mapping[str, Any]],
+    keys: Sequence[str],
+    *,
+    as_json: bool,
+    table: Table,
+) -> None:
+    """JSON lines, tab-separated lines (not a terminal) or the Rich table (a terminal)."""
+    if as_json:
+        for record in records:
+            print(json.dumps({key: record[key] for key in keys}, ensure_ascii=False))
+    elif not console.is_terminal:
+        for record in records:
+            print(tsv_line([record[key] for key in keys]))
+    else:
+        console.print(table)
+
+
+def articles_table(records: Sequence[Mapping[str, Any]]) -> Table:
+    """Stored articles for a terminal: the title wraps in the room the other columns leave."""
+    table = Table(box=box.SIMPLE_HEAD)
+    table.add_column("id", no_wrap=True, justify="right")
+    table.add_column("published", no_wrap=True)
+    table.add_column("sections", no_wrap=True, justify="right")
+    table.add_column("lang", no_wrap=True)
+    table.add_column("topics", overflow="fold")
+    table.add_column("title", ratio=1, overflow="fold")
+    for record in records:
+        table.add_row(
+            str(record["id"]),
+            record["published"][:16].replace("T", " "),
+            str(record["sections"]),
+            record["language"],
+            ", ".join(record["topics"]),
+            record["title"],
+        )
+    return table
+
+
+def _other_counts(record: Mapping[str, Any]) -> str:
+    """The outcomes besides "sent" that are not zero, e.g. "2 failed, 5 waiting"."""
+    names = ("skipped", "failed", "waiting", "dropped")
+    return ", ".join(f"{record[name]} {name}" for name in names if record[name]) or "-"
+
+
+def progress_table(records: Sequence[Mapping[str, Any]], zone: str) -> Table:
+    """Broadcasts for a terminal: id, status and "sent" never shorten, the rest wraps."""
+    table = Table(box=box.SIMPLE_HEAD)
+    table.add_column("id", no_wrap=True, justify="right")
+    table.add_column("status", no_wrap=True)
+    table.add_column("sent", no_wrap=True, justify="right")
+    table.add_column("other", overflow="fold")
+    table.add_column(OPENED_READ_MORE, justify="right", overflow="fold")
+    table.add_column("due", overflow="fold")
+    table.add_column("topic", overflow="fold")
+    table.add_column("article", ratio=1, overflow="fold")
+    for record in records:
+        title = record["title"]
+        table.add_row(
+            str(record["id"]),
+            record["status"],
+            sent_of(record),
+            _other_counts(record),
+            str(record["readers"]),
+            local_time(datetime.fromisoformat(record["due"]), zone),
+            record["topic"] or "",
+            f"{record['article_id']} · {title}" if title else str(record["article_id"]),
+        )
+    return table
+
+
+def stats_line(record: Mapping[str, Any]) -> str:
+    """One broadcast's counts in a sentence: "broadcast #3 (running): 312/503 sent · …"."""
+    if record["status"] == "scheduled":
+        audience = record["audience"]
+        counts = "not started" + ("" if audience is None else f", would reach {audience} now")
+    elif sent_of(record) == "never started":
+        counts = "never started"
+    else:
+        counts = f"{record['sent']}/{record['targets']} sent"
+    return (
+        f"broadcast #{record['id']} ({record['status']}): {counts} · "
+        f"{record['skipped']} skipped · {record['failed']} failed · "
+        f"{record['waiting']} waiting · {record['dropped']} dropped · "
+        f"{record['readers']} {OPENED_READ_MORE}"
     )
-    for progress in rows:
-        b = progress.broadcast
-        table.add_row(
-            str(b.id),
-            b.status,
-            str(b.article_id),
-            b.topic or "",
-            local_time(b.due_at, zone),
-            str(b.target_count),
-            str(progress.sent),
-            str(progress.skipped),
-            str(progress.failed),
-            str(progress.queued + progress.sending),
-            str(progress.dropped),
-            str(progress.readers),
-        )
-    return table
-
-
-def articles_table(rows: Sequence[ArticleRow]) -> Table:
-    """Stored articles: id, publication (or storing) time, sections, language, topics, title."""
-    table = Table("id", "published", "sections", "lang", "topics", "title")
-    for row in rows:
-        moment = row.published_at or row.created_at
-        table.add_row(
-            str(row.id),
-            moment.strftime("%Y-%m-%d %H:%M"),
-            str(row.section_count),
-            row.language,
-            ", ".join(row.topic_names),
-            row.title,
-        )
-    return table
 
 
 def render_preview(console: Console, data: dict[str, Any]) -> None:

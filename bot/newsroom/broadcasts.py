@@ -7,6 +7,7 @@ what was asked cannot be done; every surface words the answer itself.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -135,3 +136,51 @@ async def progress(*, session: AsyncSession, broadcast_id: int | None = None) ->
     if found is None:
         raise refusals.NoBroadcast(wanted)
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class Details:
+    """What a listing shows beside a broadcast's counts: its article's title, its audience."""
+
+    title: str | None
+    # Chats a scheduled broadcast would reach if it started now; None once it has started.
+    audience: int | None
+
+
+async def details(*, session: AsyncSession, rows: Sequence[Progress]) -> dict[int, Details]:
+    """The title and (while scheduled) the audience of each broadcast, by broadcast id."""
+    titles = await db.broadcasts.article_titles(
+        session=session, article_ids=[p.broadcast.article_id for p in rows]
+    )
+    found: dict[int, Details] = {}
+    for progress in rows:
+        b = progress.broadcast
+        audience = None
+        if b.status == "scheduled":
+            audience = await db.broadcasts.audience_size(
+                session=session, article_id=b.article_id, topic=b.topic
+            )
+        found[b.id] = Details(titles.get(b.article_id), audience)
+    return found
+
+
+async def check_topic(*, session: AsyncSession, topic: str) -> str:
+    """The topic as stored, if a stored article has it or a chat follows it; else UnknownTopic.
+
+    A topic nobody uses reaches only the readers of every topic: most likely a typo.
+    """
+    normalized = normalize_topic(topic)
+    if not normalized:
+        raise refusals.BadTopic(topic)
+    article_topics = await db.store.known_topics(session=session)
+    followed = await db.store.subscribed_topics(session=session)
+    if normalized not in article_topics and normalized not in followed:
+        raise refusals.UnknownTopic(topic, tuple(sorted(set(article_topics) | set(followed))))
+    return normalized
+
+
+async def reach(*, session: AsyncSession, broadcast: BroadcastRow) -> int:
+    """How many chats this broadcast would reach if it started now."""
+    return await db.broadcasts.audience_size(
+        session=session, article_id=broadcast.article_id, topic=broadcast.topic
+    )

@@ -59,3 +59,11 @@ class BadTopic(Refusal):
     """The topic as typed names no topic (nothing left once '#' and spaces are taken away)."""
 
     topic: str
+
+
+@dataclass(eq=False)
+class UnknownTopic(Refusal):
+    """No stored article has this topic and no chat follows it (most likely a typo)."""
+
+    topic: str
+    known: tuple[str, ...]

@@ -17,27 +17,38 @@ MAX_SOURCE_BYTES = fetch.MAX_BYTES
 def load_sources(
     sources: Iterable[str], *, fetch_private: bool = False, fetch_deadline: float = fetch.DEADLINE
 ) -> list[ParsedSource]:
-    """Parse every source; the first bad one raises ContentError naming it, so none is stored.
+    """Parse every source; any bad one raises ContentError naming each bad one, so none is stored.
 
-    URLs are fetched with `bot.newsroom.fetch` (its own event loop: call this from a thread, not a
-    coroutine); `fetch_private` and `fetch_deadline` are NEWSBOT_FETCH_PRIVATE and _TIMEOUT.
+    Every source is read even after a bad one, so that one run lists all that need fixing: the
+    error has one line per bad source, then a count when there are several. URLs are fetched
+    with `bot.newsroom.fetch` (its own event loop: call this from a thread, not a coroutine);
+    `fetch_private` and `fetch_deadline` are NEWSBOT_FETCH_PRIVATE and _TIMEOUT.
     """
     parsed: list[ParsedSource] = []
+    bad: list[str] = []
     for source in sources:
-        for name, data, url in _read(source, fetch_private, fetch_deadline):
+        for name, data, url in _read(source, fetch_private, fetch_deadline, bad):
             try:
                 parsed.append(parse_source(data, name=name, url=url))
             except ContentError as error:
-                raise ContentError(f"{name}: {error}") from None
+                bad.append(f"{name}: {error}")
+    if len(bad) == 1:
+        raise ContentError(bad[0])
+    if bad:
+        raise ContentError("\n".join([*bad, f"{len(bad)} sources cannot be used"]))
     return parsed
 
 
-def _read(source: str, private: bool, deadline: float) -> list[tuple[str, bytes, str | None]]:
+def _read(
+    source: str, private: bool, deadline: float, bad: list[str]
+) -> list[tuple[str, bytes, str | None]]:
+    """The bytes of a source (every file of a directory); why not goes into `bad`."""
     if source.startswith(("http://", "https://")):
         try:
             data = asyncio.run(fetch.fetch(source, allow_private=private, deadline=deadline))
         except fetch.FetchError as error:
-            raise ContentError(f"{source}: {error}") from None
+            bad.append(f"{source}: {error}")
+            return []
         return [(source, data, source)]
     path = Path(source)
     if path.is_dir():
@@ -49,9 +60,17 @@ def _read(source: str, private: bool, deadline: float) -> list[tuple[str, bytes,
             and not any(part.startswith(".") for part in p.relative_to(path).parts)
         )
         if not files:
-            raise ContentError(f"{source}: no article files ({', '.join(ARTICLE_SUFFIXES)}) in it")
-        return [(str(p), _read_file(p), None) for p in files]
-    return [(source, _read_file(path), None)]
+            bad.append(f"{source}: no article files ({', '.join(ARTICLE_SUFFIXES)}) in it")
+            return []
+    else:
+        files = [path]
+    found: list[tuple[str, bytes, str | None]] = []
+    for file in files:
+        try:
+            found.append((str(file) if path.is_dir() else source, _read_file(file), None))
+        except ContentError as error:
+            bad.append(str(error))
+    return found
 
 
 def _read_file(path: Path) -> bytes:

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+import db.broadcasts
 from bot.newsroom import broadcasts
 from bot.newsroom.clock import local_time
 from bot.sandbox.botapi.state import JsonDict
@@ -19,23 +20,32 @@ ARTICLE_COUNT = 20
 BROADCAST_COUNT = 10
 
 
-def article_json(row: ArticleRow) -> JsonDict:
-    """An article as the panel lists it."""
+def article_json(row: ArticleRow, audience: int | None = None) -> JsonDict:
+    """An article as the panel lists it, with the readers a publish now would reach."""
     return {
         "id": row.id,
         "title": row.title,
         "language": row.language,
         "sections": row.section_count,
         "topics": row.topic_names,
+        "audience": audience,
     }
 
 
-def progress_json(progress: Progress, zone: ZoneInfo) -> JsonDict:
-    """A broadcast and its deliveries by outcome, as the panel's progress bar shows them."""
+def progress_json(
+    progress: Progress, zone: ZoneInfo, details: broadcasts.Details | None = None
+) -> JsonDict:
+    """A broadcast and its deliveries by outcome, as the panel's progress bar shows them.
+
+    `audience` is what a scheduled broadcast would reach if it started now (its `targets` is
+    0 until it starts); `readers` are those who opened "Read more".
+    """
     b = progress.broadcast
     return {
         "id": b.id,
         "article_id": b.article_id,
+        "title": details.title if details else None,
+        "audience": details.audience if details else None,
         "status": b.status,
         "topic": b.topic,
         "due": local_time(b.due_at, zone),
@@ -66,11 +76,18 @@ class StoreNewsroom:
         """The newest articles, the newest broadcasts with their progress, the subscribers."""
         async with self._unit_of_work() as session:
             articles = await store.list_articles(session=session, limit=ARTICLE_COUNT)
+            audiences = [
+                await db.broadcasts.audience_size(session=session, article_id=row.id, topic=None)
+                for row in articles
+            ]
             found = await broadcasts.newest(session=session, limit=BROADCAST_COUNT)
+            details = await broadcasts.details(session=session, rows=found)
             subscribers = await store.count_subscribers(session=session)
         return {
-            "articles": [article_json(row) for row in articles],
-            "broadcasts": [progress_json(p, self._zone) for p in found],
+            "articles": [article_json(row, n) for row, n in zip(articles, audiences, strict=True)],
+            "broadcasts": [
+                progress_json(p, self._zone, details.get(p.broadcast.id)) for p in found
+            ],
             "subscribers": subscribers,
             "timezone": self._zone.key,
         }

@@ -115,6 +115,15 @@ def sandbox_settings(settings: Settings, api_url: str) -> Settings:
     return settings.model_copy(update=update)
 
 
+def cli_database_url(url: str) -> str:
+    """The database URL for a command run from any folder: a SQLite file's path made absolute."""
+    parsed = make_url(url)
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return url
+    return parsed.set(database=str(Path(database).resolve())).render_as_string(hide_password=False)
+
+
 def sandbox_readers(operators: frozenset[int], language: str) -> tuple[Reader, ...]:
     """The fixed readers plus every operator, marked as such."""
     readers = [Reader(r.id, r.name, r.language, operator=r.id in operators) for r in READERS]
@@ -239,11 +248,13 @@ class Sandbox(Service):
         if not _is_loopback(self.options.host):
             lines.append("  note       no login: anyone who can reach this address can use it")
         if self.options.api_only:
+            # The ids the web chat's readers use, so that one of them is that bot's editor.
+            operators = ",".join(str(user) for user in sorted(self.settings.operators))
             lines += [
                 f"  Bot API    {api_url}  (a Telegram lookalike; no bot runs here)",
                 f"  token      {self.api.token}",
                 f"  try it     NEWSBOT_API_URL={api_url} NEWSBOT_TOKEN={self.api.token} "
-                "newsbot run",
+                f"NEWSBOT_OPERATORS={operators} newsbot run",
             ]
         else:
             url = make_url(self.settings.database_url).render_as_string(hide_password=True)
@@ -251,6 +262,8 @@ class Sandbox(Service):
             lines += [
                 f"  Bot API    {api_url}",
                 f"  database   {url}{stored}",
+                # The command line's default is newsbot.db: this is how to reach this store.
+                f"  CLI        NEWSBOT_DATABASE_URL={cli_database_url(url)} newsbot articles",
             ]
         readers = ", ".join(
             f"{r.id} {r.name} ({r.language}{', operator' if r.operator else ''})"

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from typing import Final
 
 LANGUAGES: Final = ("ar", "en")
+RTL_LANGUAGES: Final = frozenset({"ar"})
+# A line takes the direction of its first strong letter: RLM makes a line that starts with a
+# Latin command ("/latest …") right to left, and LRM keeps the command's "/" on its left.
+RTL_LINE_START: Final = "\u200f\u200e"
+_FIELD: Final = re.compile(r"\{[^{}]*\}")
 
 _TEXTS: Final[dict[str, dict[str, str]]] = {
     "greeting": {
@@ -72,6 +79,14 @@ _TEXTS: Final[dict[str, dict[str, str]]] = {
     "story_gone": {
         "ar": "هذه القصة لم تعد متاحة.",
         "en": "This story is no longer available.",
+    },
+    "no_such_story": {
+        "ar": "لا توجد قصة بالرقم {id}. اكتب /latest لأحدث القصص.",
+        "en": "There is no story {id}. Send /latest for the newest stories.",
+    },
+    "unknown_topic": {
+        "ar": "لا توجد قصص في موضوع «{topic}».\nالمواضيع: {topics}\nاكتب /topics للاختيار.",
+        "en": "No story has the topic “{topic}”.\nTopics: {topics}\nSend /topics to choose.",
     },
     "section_gone": {
         "ar": "لا يوجد قسم آخر في هذه القصة.",
@@ -203,7 +218,31 @@ def text(language: str, key: str, **values: object) -> str:
     """The interface text `key` in `language` (English when the language is unknown)."""
     variants = _TEXTS[key]
     template = variants.get(language, variants["en"])
+    if language in RTL_LANGUAGES and language in variants:
+        template = right_to_left_lines(template)
     return template.format(**values) if values else template
+
+
+def starts_left_to_right(line: str) -> bool:
+    """Whether the first strong letter of a template's line is a left-to-right one (Latin).
+
+    Fields ("{topic}") count as neutral: what fills them is the reader's or the story's.
+    """
+    for char in _FIELD.sub("", line):
+        kind = unicodedata.bidirectional(char)
+        if kind == "L":
+            return True
+        if kind in ("R", "AL"):
+            return False
+    return False
+
+
+def right_to_left_lines(message: str) -> str:
+    """A right-to-left message whose lines all read right to left, wherever they start."""
+    return "\n".join(
+        RTL_LINE_START + line if starts_left_to_right(line) else line
+        for line in message.split("\n")
+    )
 
 
 def choose_language(chosen: str | None, telegram_language: str | None, default: str) -> str:

@@ -228,3 +228,72 @@ async def direction(message: playwright_api.Locator) -> str:
     value = await message.locator(".text").evaluate("node => getComputedStyle(node).direction")
     assert isinstance(value, str)
     return value
+
+
+@pytest.mark.parametrize(("width", "height"), [(390, 760), (768, 1000)])
+async def test_a_phone_or_tablet_keeps_the_header_and_composer_in_view(
+    sandbox: Sandbox, width: int, height: int
+) -> None:
+    pw = playwright_api
+    pw.expect.set_options(timeout=15_000)
+    assert sandbox.web is not None
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    async with pw.async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            context = await browser.new_context(viewport={"width": width, "height": height})
+            editor = await context.new_page()
+            await editor.goto(f"{sandbox.web.url}/?reader={EDITOR}")
+            await pw.expect(editor.locator("#status")).to_have_text("online")
+            await pw.expect(editor.locator("#newsroom")).to_be_visible()
+
+            # A long chat: the list scrolls, the page does not, the newest message is in view.
+            for number in range(1, 31):
+                await send_as_bot(sandbox, EDITOR, f"Message number {number}\nsecond line")
+            newest = bot_messages(editor).filter(has_text="Message number 30")
+            await pw.expect(newest).to_be_in_viewport()
+            for always in ("#reader", "#text", "#composer button"):
+                await pw.expect(editor.locator(always)).to_be_in_viewport()
+            page_scrolls = "document.scrollingElement.scrollHeight > window.innerHeight"
+            assert await editor.evaluate(page_scrolls) is False
+            box = await editor.locator("#newsroom").bounding_box()
+            assert box is not None and box["height"] > 150  # not squeezed to a sliver
+
+            # Scrolled up to read: a new message does not move the list, a pill says it came.
+            await editor.locator("#messages").evaluate("list => { list.scrollTop = 0; }")
+            await send_as_bot(sandbox, EDITOR, "A message below the fold")
+            pill = editor.locator("#new-pill")
+            await pw.expect(pill).to_be_visible()
+            below = bot_messages(editor).filter(has_text="A message below the fold")
+            await pw.expect(below).not_to_be_in_viewport()
+            await pill.click()
+            await pw.expect(below).to_be_in_viewport()
+            await pw.expect(pill).to_be_hidden()
+
+            # The newsroom works at this width: schedule, see the audience, cancel.
+            await editor.locator("#when").fill("in 2h")
+            row = editor.locator("#articles tr", has_text="City approves a night bus network")
+            await row.get_by_role("button", name="Publish").click()
+            item = editor.locator("#broadcasts li[data-broadcast='1']")
+            await pw.expect(item).to_contain_text("City approves a night bus network")
+            await pw.expect(item).to_contain_text("not started · would reach 0 readers now")
+            await pw.expect(item).not_to_contain_text("0/0")
+            await pw.expect(editor.locator("#when")).to_have_value("")
+            await item.get_by_role("button", name="Cancel").click()
+            await pw.expect(item.locator(".state")).to_have_text("cancelled")
+            await pw.expect(item.get_by_role("button", name="Cancel")).to_have_count(0)
+            await pw.expect(item).to_contain_text("cancelled before it started: nothing sent")
+            await editor.screenshot(path=ARTIFACTS / f"sandbox-{width}.png")
+
+            # On a phone the newsroom is a drawer: closed, the chat has the whole height.
+            if width < 800:
+                await editor.locator("#newsroom-toggle").click()
+                await pw.expect(editor.locator("#newsroom")).to_be_hidden()
+                await pw.expect(editor.locator("#text")).to_be_in_viewport()
+                await editor.locator("#newsroom-toggle").click()
+                await pw.expect(editor.locator("#newsroom")).to_be_visible()
+            await context.close()
+        finally:
+            await browser.close()

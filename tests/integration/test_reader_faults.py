@@ -277,11 +277,11 @@ async def test_ids_no_row_can_have_are_not_found(
 ) -> None:
     (stored,) = await bot.ingest("en-night-buses.md")
     await bot.say(READER, "/start")
-    gone = "This story is no longer available."
+    never = f"There is no story {typed}. Send /latest for the newest stories."
     (reply,) = await bot.say(READER, f"/summary {typed}")
-    assert reply.text == gone
+    assert reply.text == never
     (_, reply) = await bot.say(READER, f"/start a{typed}", count=2)
-    assert reply.text == gone
+    assert reply.text == never
     (card,) = await bot.say(READER, f"/summary {stored.article_id}")
     for forged in (f"r:{typed}:1", f"a:{typed}"):
         query_id = bot.api.press_button(READER, card.message_id, forged, forge=True)

@@ -91,7 +91,7 @@ async def test_deep_link_opens_the_story(bot: BotHarness) -> None:
     urls = [b.get("url") for b in card.buttons()]
     assert "https://example.org/news/night-buses" in urls
     greeting, gone = await bot.say(READER, "/start a999999", count=2)
-    assert "no longer available" in gone.text
+    assert gone.text == "There is no story 999999. Send /latest for the newest stories."
 
 
 async def test_language_switch_changes_texts_and_menu(bot: BotHarness) -> None:
@@ -140,7 +140,13 @@ async def test_topic_toggles_and_subscribe_commands(bot: BotHarness) -> None:
     (reply,) = await bot.say(READER, "/unsubscribe sport")
     assert reply.text == "You were not subscribed to “sport”."
     (reply,) = await bot.say(READER, "/subscribe <b>x</b> & y")
-    assert reply.text == "Subscribed to “<b>x</b> & y” ✅"  # shown as text, not markup
+    # No story has it: nothing is subscribed, and the reader sees the topics there are.
+    assert reply.text == (
+        "No story has the topic “<b>x</b> & y”.\n"
+        "Topics: city, education, transport, ثقافة\nSend /topics to choose."
+    )  # shown as text, not markup
+    async with bot.app.bot_data.unit_of_work() as session:
+        assert await store.subscriptions(session=session, chat_id=READER) == ["education"]
     (reply,) = await bot.say(READER, "/unsubscribe")
     async with bot.app.bot_data.unit_of_work() as session:
         assert await store.subscriptions(session=session, chat_id=READER) == []
@@ -217,3 +223,29 @@ async def test_corpus_article_reads_to_the_end(bot: BotHarness, corpus_text: str
             READER, section, ReadSection(stored.article_id, index).encode()
         )
     assert "نهاية القصة" in section.text
+
+
+async def test_a_story_never_stored_differs_from_one_taken_down(bot: BotHarness) -> None:
+    first, second = await bot.ingest("en-night-buses.md", "ar-solar-station.txt")
+    await bot.say(READER, "/start", language_code="en")
+    async with bot.app.bot_data.unit_of_work() as session:
+        row = await store.get_article(session=session, article_id=first.article_id)
+        assert row is not None
+        await session.delete(row)
+    (reply,) = await bot.say(READER, f"/summary {first.article_id}")
+    assert reply.text == "This story is no longer available."
+    (reply,) = await bot.say(READER, f"/summary {second.article_id + 997}")
+    assert reply.text == (
+        f"There is no story {second.article_id + 997}. Send /latest for the newest stories."
+    )
+
+
+async def test_subscribing_to_a_topic_no_story_has_lists_the_topics(bot: BotHarness) -> None:
+    await bot.ingest("en-night-buses.md")
+    await bot.say(READER, "/start", language_code="ar")
+    (reply,) = await bot.say(READER, "/subscribe sport", language_code="ar")
+    assert reply.text == (
+        "لا توجد قصص في موضوع «sport».\nالمواضيع: city، transport\nاكتب /topics للاختيار."
+    )
+    async with bot.app.bot_data.unit_of_work() as session:
+        assert await store.subscriptions(session=session, chat_id=READER) == ["*"]

@@ -135,6 +135,9 @@ def test_sandbox_serves_on_loopback_and_stops_cleanly(tmp_path: Path) -> None:
         assert banner[0] == f"newsbot sandbox: open {web} in a browser"
         # Without NEWSBOT_DATABASE_URL the sandbox keeps its own store in the current folder.
         assert "sqlite+aiosqlite:///sandbox.db; stored 5 sample articles" in text
+        # The line that points the command line at the same store, from any folder.
+        store = f"sqlite+aiosqlite:///{(tmp_path / 'sandbox.db').resolve()}"
+        assert f"CLI        NEWSBOT_DATABASE_URL={store} newsbot articles" in text
         assert (tmp_path / "sandbox.db").exists()
         readers = get_json(f"{web}/api/readers")["readers"]
         assert [r["operator"] for r in readers] == [False, False, False, True]
@@ -154,7 +157,10 @@ def test_api_only_prints_the_url_and_token_for_another_bot(tmp_path: Path) -> No
         api = re.search(r"Bot API\s+(http://\S+)", text)
         assert api is not None
         assert f"token      {DEFAULT_TOKEN}" in text
-        assert f"NEWSBOT_API_URL={api.group(1)} NEWSBOT_TOKEN={DEFAULT_TOKEN}" in text
+        assert (
+            f"NEWSBOT_API_URL={api.group(1)} NEWSBOT_TOKEN={DEFAULT_TOKEN} "
+            "NEWSBOT_OPERATORS=1004 newsbot run"
+        ) in text
         me = get_json(f"{api.group(1)}/bot{DEFAULT_TOKEN}/getMe")
         assert me["ok"] is True
         _, err = running.stop_with_ctrl_c()

@@ -39,7 +39,7 @@ from bot.telegram.messages import (
     story_card,
     topics_keyboard,
 )
-from bot.telegram.texts import _TEXTS, LANGUAGES
+from bot.telegram.texts import _TEXTS, LANGUAGES, starts_left_to_right, text
 from db.models import ArticleRow
 
 # Pieces that make cards hard: both scripts, markup characters, emoji sequences, controls.
@@ -355,3 +355,15 @@ def test_button_data_with_an_impossible_id_is_refused(article_id: str) -> None:
 def test_every_text_has_both_languages() -> None:
     for key, variants in _TEXTS.items():
         assert set(variants) == set(LANGUAGES), key
+
+
+def test_arabic_lines_that_start_with_a_command_read_right_to_left() -> None:
+    help_text = text("ar", "help")
+    lines = help_text.split("\n")
+    assert lines[0] == "الأوامر:"  # an Arabic line is left as it is
+    assert lines[1] == "\u200f\u200e/latest أحدث القصص"
+    for line in lines:
+        assert not starts_left_to_right(line) or line.startswith("\u200f"), line
+    assert text("en", "help") == _TEXTS["help"]["en"]  # English needs no marks
+    # A value filled in keeps its own characters; only the template's lines are marked.
+    assert text("ar", "subscribed_topic", topic="sport") == "تم الاشتراك في موضوع «sport» ✅"

@@ -88,7 +88,7 @@ def test_section_target_setting_is_honoured(tmp_path: Path) -> None:
     [
         (b"", "empty"),
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary"),
-        ("Titre\n\nd\xe9j\xe0 vu".encode("latin-1"), "not UTF-8"),
+        (b"Title\n\nBody \x81\x8d\x8f\x90\x9d\x81\x8d\x8f\x90 here", "not UTF-8"),
         (b"Only a title\n", "no body text"),
         (b"<html><body><div><p></span></body>", "no article text"),
         (

@@ -132,7 +132,7 @@ def test_source_kind_sniffing() -> None:
         (b"   \n\n", "empty"),
         (b"\x7fELF\x02\x01\x01\x00\x00\x00", "binary"),
         (b"\x01\x02\x03\x04\x05\x06\x07\x08" * 8, "binary"),
-        ("Titre\n\nCaf\xe9 cr\xe8me".encode("latin-1"), "not UTF-8"),
+        (b"Title\n\nBody \x81\x8d\x8f\x90\x9d\x81\x8d\x8f\x90 here", "not UTF-8"),
         (b"Only a title", "no body text"),
         (b"<html><body><div></span></body>", "no article text"),
     ],

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -60,3 +64,54 @@ def test_listen_addresses_are_host_and_port(monkeypatch: pytest.MonkeyPatch) -> 
         settings(monkeypatch, metrics_listen="localhost")
     with pytest.raises(ValidationError, match="HOST:PORT"):
         settings(monkeypatch, listen="0.0.0.0:99999")
+
+
+@pytest.mark.parametrize(
+    ("given", "used"),
+    [
+        ("postgres://u:p@db/news", "postgresql+asyncpg://u:p@db/news"),
+        ("postgresql://u@db:5433/news", "postgresql+asyncpg://u@db:5433/news"),
+        ("postgresql+asyncpg://u@db/news", "postgresql+asyncpg://u@db/news"),
+        ("sqlite:///x.db", "sqlite+aiosqlite:///x.db"),
+        ("sqlite:////srv/news.db", "sqlite+aiosqlite:////srv/news.db"),
+        ("sqlite+aiosqlite:///:memory:", "sqlite+aiosqlite:///:memory:"),
+        (" PostgreSQL://u@db/news ", "postgresql+asyncpg://u@db/news"),
+    ],
+)
+def test_database_urls_get_the_async_driver(
+    monkeypatch: pytest.MonkeyPatch, given: str, used: str
+) -> None:
+    assert settings(monkeypatch, database_url=given).database_url == used
+
+
+@pytest.mark.parametrize(
+    "given",
+    ["mysql://x", "garbage", "postgresql+psycopg2://u@db/news", "sqlite://x.db", "sqlite://", ""],
+)
+def test_other_database_urls_are_refused_with_the_accepted_forms(
+    monkeypatch: pytest.MonkeyPatch, given: str
+) -> None:
+    with pytest.raises(ValidationError) as raised:
+        settings(monkeypatch, database_url=given)
+    message = str(raised.value)
+    assert "database_url" in message and "postgresql+asyncpg://" in message
+    assert "sqlite+aiosqlite:///" in message
+
+
+def test_a_bad_database_url_is_one_line_naming_the_variable(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSBOT_")}
+    env["NEWSBOT_DATABASE_URL"] = "mysql://root:secret@db/news"
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "articles"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 2
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("newsbot: bad setting NEWSBOT_DATABASE_URL: is not a database URL")
+    assert "postgres://" in line and "sqlite:///FILE" in line
+    assert "secret" not in line

@@ -78,7 +78,8 @@ function elementFor(entity, text) {
 }
 
 // Telegram makes "/command" in a bot's text tappable though no entity marks it; so does this.
-const COMMAND = /(^|[\s(])(\/[A-Za-z0-9_]{1,32})(?=$|[\s.,;:!?)\u060C\u061B])/g;
+// A line of an Arabic text may start with direction marks (RLM, LRM) before its command.
+const COMMAND = /(^|[\s(\u200E\u200F])(\/[A-Za-z0-9_]{1,32})(?=$|[\s.,;:!?)\u060C\u061B])/g;
 const LITERAL = new Set(["CODE", "PRE", "A"]);
 
 function appendText(parent, piece) {
@@ -154,7 +155,8 @@ function renderMessage(message) {
   item.append(bubble);
   if (message.buttons && message.buttons.length) {
     const keyboard = el("div", "keyboard");
-    keyboard.dir = dir;
+    // Buttons are laid out as the reader's client is, whatever the message's language.
+    keyboard.dir = readerDirection();
     for (const row of message.buttons) {
       const line = el("div", "row");
       for (const button of row) line.append(renderButton(message.id, button));
@@ -181,6 +183,10 @@ function renderButton(messageId, button) {
   return b;
 }
 
+function readerDirection() {
+  return state.reader && state.reader.language === "ar" ? "rtl" : "ltr";
+}
+
 function nearBottom() {
   const list = $("messages");
   return list.scrollHeight - list.scrollTop - list.clientHeight < 80;
@@ -189,6 +195,7 @@ function nearBottom() {
 function scrollDown() {
   const list = $("messages");
   list.scrollTop = list.scrollHeight;
+  $("new-pill").hidden = true;
 }
 
 function upsert(message) {
@@ -206,6 +213,8 @@ function upsert(message) {
   }
   state.messages.set(message.id, item);
   if (follow || message.from === "user") scrollDown();
+  // The reader has scrolled up to read: say that something new is below, do not move them.
+  else if (!old) $("new-pill").hidden = false;
 }
 
 function remove(id) {
@@ -311,6 +320,36 @@ function publishCommand(articleId) {
   return when ? `/publish ${articleId} ${when}` : `/publish ${articleId}`;
 }
 
+async function publish(articleId) {
+  await sendText(publishCommand(articleId));
+  // One publish's time and topic must not carry over to the next one unnoticed.
+  $("when").value = "";
+  $("topic").value = "";
+}
+
+function readersLabel(count) {
+  return `${count} reader${count === 1 ? "" : "s"}`;
+}
+
+// What the panel and the command line call the figure of readers who opened the story.
+const OPENED_READ_MORE = "opened Read more";
+
+// Started broadcasts have deliveries to count; one cancelled or missed before it started has none.
+function started(b) {
+  return b.status === "running" || b.status === "done" || b.targets > 0;
+}
+
+function countsText(b) {
+  if (b.status === "scheduled") {
+    const reach = b.audience === null || b.audience === undefined
+      ? "" : ` · would reach ${readersLabel(b.audience)} now`;
+    return `not started${reach}`;
+  }
+  if (!started(b)) return `${b.status} before it started: nothing sent`;
+  return `${b.sent}/${b.targets} sent · ${b.waiting} waiting · ${b.skipped} skipped · ` +
+    `${b.failed} failed · ${b.readers} ${OPENED_READ_MORE}`;
+}
+
 function renderNewsroom(data) {
   const rows = data.articles.map((article) => {
     const row = el("tr");
@@ -319,12 +358,22 @@ function renderNewsroom(data) {
     const title = el("td", "title", article.title);
     title.dir = direction(article.title);
     const sections = `${article.sections} section${article.sections === 1 ? "" : "s"}`;
-    const about = article.topics.length ? `${sections} · ${article.topics.join(", ")}` : sections;
-    const topics = el("td", "muted", about);
+    const parts = [sections];
+    if (article.topics.length) parts.push(article.topics.join(", "));
+    if (article.audience !== null && article.audience !== undefined) {
+      parts.push(readersLabel(article.audience));
+    }
+    // Each part in its own direction: an Arabic topic beside a number must not swallow it.
+    const topics = el("td", "muted");
+    parts.forEach((part, index) => {
+      if (index) topics.append(document.createTextNode(" · "));
+      const piece = el("bdi", "", part);
+      topics.append(piece);
+    });
     const action = el("td");
     const button = el("button", "publish", "Publish");
     button.type = "button";
-    button.addEventListener("click", () => sendText(publishCommand(article.id)));
+    button.addEventListener("click", () => publish(article.id));
     action.append(button);
     row.append(title, topics, action);
     return row;
@@ -335,18 +384,28 @@ function renderNewsroom(data) {
     const item = el("li", "broadcast status-" + b.status);
     item.dataset.broadcast = String(b.id);
     const head = el("div", "head");
-    const label = `#${b.id} · article ${b.article_id}${b.topic ? " · " + b.topic : ""}`;
-    head.append(el("strong", "", label), el("span", "state", b.status), el("span", "muted", b.due));
-    const bar = el("progress");
-    bar.max = Math.max(b.targets, 1);
-    bar.value = b.finished;
-    const counts = el(
-      "div",
-      "counts",
-      `${b.sent}/${b.targets} sent · ${b.waiting} waiting · ${b.skipped} skipped · ` +
-        `${b.failed} failed · ${b.readers} read on`,
+    head.append(
+      el("strong", "", `#${b.id}`),
+      el("span", "state", b.status),
+      el("span", "muted", (b.status === "scheduled" ? "due " : "") + b.due),
     );
-    item.append(head, bar, counts);
+    if (b.status === "scheduled" || b.status === "running") {
+      const cancel = el("button", "cancel", "Cancel");
+      cancel.type = "button";
+      cancel.addEventListener("click", () => sendText(`/cancel ${b.id}`));
+      head.append(cancel);
+    }
+    const title = el("div", "title", b.title || `article ${b.article_id}`);
+    title.dir = direction(title.textContent);
+    const about = el("div", "muted", `article ${b.article_id}` + (b.topic ? ` · topic ${b.topic}` : ""));
+    item.append(head, title, about);
+    if (started(b)) {
+      const bar = el("progress");
+      bar.max = Math.max(b.targets, 1);
+      bar.value = b.finished;
+      item.append(bar);
+    }
+    item.append(el("div", "counts", countsText(b)));
     return item;
   });
   $("broadcasts").replaceChildren(...items);
@@ -372,7 +431,17 @@ async function main() {
   picker.addEventListener("change", () => { location.search = "?reader=" + picker.value; });
   document.title = `${state.reader.name} · newsbot sandbox`;
   document.body.dataset.reader = String(state.reader.id);
-  if (state.reader.operator && info.newsroom) $("newsroom").hidden = false;
+  if (state.reader.operator && info.newsroom) {
+    $("newsroom").hidden = false;
+    const toggle = $("newsroom-toggle");
+    toggle.hidden = false;
+    toggle.addEventListener("click", () => {
+      const closed = document.body.classList.toggle("newsroom-closed");
+      toggle.setAttribute("aria-expanded", String(!closed));
+    });
+  }
+  $("messages").addEventListener("scroll", () => { if (nearBottom()) $("new-pill").hidden = true; });
+  $("new-pill").addEventListener("click", scrollDown);
 
   $("composer").addEventListener("submit", async (event) => {
     event.preventDefault();

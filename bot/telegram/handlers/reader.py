@@ -44,6 +44,7 @@ from bot.telegram.messages import (
 )
 from bot.telegram.texts import text
 from bot.telegram.updates import FOR_THIS_BOT, NEW_MESSAGE
+from content.assemble import normalize_topic
 from content.summary import shorten
 from db import store
 from db.models import ALL_TOPICS
@@ -69,11 +70,29 @@ async def start(update: Update, context: Context) -> None:
             if article_id is not None
             else None
         )
+        missing = (
+            await _missing_story(session, article_id, payload.removeprefix("a"))
+            if payload and article is None
+            else None
+        )
     await context.bot.send_message(chat_id, text(language, "greeting"))
     if article is not None:
         await send(context, chat_id, story_card(article, language))
-    elif payload:
-        await context.bot.send_message(chat_id, text(language, "story_gone"))
+    elif missing is not None:
+        key, values = missing
+        await context.bot.send_message(chat_id, text(language, key, **values))
+
+
+async def _missing_story(
+    session: AsyncSession, article_id: int | None, typed: str
+) -> tuple[str, dict[str, str]]:
+    """Why a story asked for by id is not there: never stored, or stored and since removed.
+
+    Ids are given out in increasing order, so one above the highest stored was never a story.
+    """
+    if article_id is not None and article_id <= await store.newest_article_id(session=session):
+        return "story_gone", {}
+    return "no_such_story", {"id": echo(typed)}
 
 
 async def help_command(update: Update, context: Context) -> None:
@@ -107,6 +126,10 @@ async def subscribe(update: Update, context: Context) -> None:
         elif topic is None:
             added = await store.subscribe(session=session, chat_id=chat_id, topic=None)
             reply = text(language, "subscribed_all" if added else "already_subscribed")
+        elif normalize_topic(topic) not in (known := await store.known_topics(session=session)):
+            # Most likely a typo: nothing is subscribed, and the topics there are are listed.
+            listed = ("، " if language == "ar" else ", ").join(echo(name) for name in known)
+            reply = text(language, "unknown_topic", topic=echo(topic), topics=listed or "-")
         else:
             # Naming a topic narrows the subscription: "all" would drown it out.
             await store.unsubscribe(session=session, chat_id=chat_id, topic=ALL_TOPICS)
@@ -182,11 +205,13 @@ async def summary(update: Update, context: Context) -> None:
                 if article_id
                 else None
             )
-            reply = (
-                story_card(article, language)
-                if article
-                else (text(language, "story_gone" if argument else "latest_none"), None)
-            )
+            if article is not None:
+                reply = story_card(article, language)
+            elif argument:
+                key, values = await _missing_story(session, article_id, argument)
+                reply = (text(language, key, **values), None)
+            else:
+                reply = (text(language, "latest_none"), None)
     await send(context, chat_id, reply)
 
 
