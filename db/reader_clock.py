@@ -104,7 +104,9 @@ def next_wall_time(now: datetime, zone: ZoneInfo, minute: int) -> datetime:
     today = now.astimezone(zone).date()
     for offset in range(3):
         day = today + timedelta(days=offset)
-        later = sorted(c for c in (_at(day, minute, zone, 0), _at(day, minute, zone, 1)) if c > now)
+        later = sorted(
+            c for c in (_at(day, minute, zone, 0), _at(day, minute, zone, 1)) if c > now
+        )
         if later:
             return later[0]
     raise AssertionError("a wall time recurs within three days")  # pragma: no cover

@@ -143,6 +143,7 @@ async def running_bot(
             clock=clock,
             job_queue=jobs,
             on_missed=functools.partial(report_missed, app),
+            zone=settings.timezone,
         )
         stack.push_async_callback(_stop_delivery, scheduler, sessionmaker, delivery_stop_budget)
         runtime = Runtime(

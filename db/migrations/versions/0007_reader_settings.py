@@ -106,9 +106,7 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_digest_items_article_id"), "digest_items", ["article_id"])
     op.create_index(op.f("ix_digest_items_digest_id"), "digest_items", ["digest_id"])
-    op.create_index(
-        "ix_digest_items_chat_id_digest_id", "digest_items", ["chat_id", "digest_id"]
-    )
+    op.create_index("ix_digest_items_chat_id_digest_id", "digest_items", ["chat_id", "digest_id"])
 
 
 def downgrade() -> None:
