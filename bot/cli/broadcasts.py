@@ -26,6 +26,10 @@ def publish(
     topic: Annotated[
         str | None, typer.Option("--topic", help="only this topic's subscribers")
     ] = None,
+    breaking: Annotated[
+        bool,
+        typer.Option("--breaking", help="now, to every target, through quiet hours and digests"),
+    ] = False,
 ) -> None:
     """Schedule a broadcast of an article (now when --at is absent); the running bot sends it."""
 
@@ -41,13 +45,14 @@ def publish(
                 now=now,
                 zone=settings.timezone,
                 topic=topic,
+                breaking=breaking,
             ),
         )
         row = scheduled.broadcast
         audience = f"subscribers of {row.topic!r}" if row.topic else "subscribers of its topics"
         print(
-            f"broadcast #{row.id}: article {row.article_id} to {audience}, "
-            f"due {local_time(row.due_at, settings.timezone)}"
+            f"{'breaking ' if row.breaking else ''}broadcast #{row.id}: article "
+            f"{row.article_id} to {audience}, due {local_time(row.due_at, settings.timezone)}"
         )
 
     guarded(run)
