@@ -167,9 +167,12 @@ async def _quiet(
 
 async def _overflow_due(
     session: AsyncSession, *, now: datetime, default: str, where: ColumnElement[bool]
-) -> ColumnElement[Any]:
-    """The next local morning of each chat as SQL: when its cap's overflow is sent."""
+) -> ColumnElement[Any] | None:
+    """The next local morning of each chat as SQL: when its cap's overflow is sent (None
+    when no chat is waiting)."""
     zones = await _zones(session, where, default)
+    if not zones:
+        return None
     fallback = ZoneInfo(default)
     zone = _chat_zone(default)
     return case(
@@ -251,7 +254,8 @@ async def fan_out(
         # Capped readers without a digest schedule: their overflow goes out the next morning.
         waiting = and_(target, over_cap, ChatRow.digest == "off", ChatRow.digest_due_at.is_(None))
         due = await _overflow_due(session, now=now, default=zone, where=waiting)
-        await session.execute(update(ChatRow).where(waiting).values(digest_due_at=due))
+        if due is not None:
+            await session.execute(update(ChatRow).where(waiting).values(digest_due_at=due))
 
     not_before, silent = await _quiet(session, now=now, default=zone)
     queued = await _push(session, broadcast, and_(target, ~to_digest), not_before, silent)
