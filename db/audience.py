@@ -31,9 +31,11 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    union,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import CompoundSelect, Select
 
 from content.normalise import normalise
 from db.models import (
@@ -210,16 +212,15 @@ async def fan_out(
                 select(ArticleTopicRow.topic).where(ArticleTopicRow.article_id == article.id)
             ),
         )
-    wanted: ColumnElement[bool] = ChatRow.chat_id.in_(
-        select(SubscriptionRow.chat_id).where(topic_match)
-    )
+    chosen: Select[int] | CompoundSelect[int] = select(SubscriptionRow.chat_id).where(topic_match)
     phrases = sorted(await matching_phrases(session=session, article=article))
     if phrases:
-        # A chat that both subscribes and follows is one chat in this WHERE: one copy.
-        wanted = or_(
-            wanted,
-            ChatRow.chat_id.in_(select(FollowRow.chat_id).where(FollowRow.phrase.in_(phrases))),
-        )
+        # One UNION, not two IN lists joined by OR: the planner hashes a single IN subquery,
+        # while an OR of two large ones can fall back to a scan per chat. A chat that both
+        # subscribes and follows is one chat here: one copy.
+        followers = select(FollowRow.chat_id).where(FollowRow.phrase.in_(phrases))
+        chosen = union(chosen, followers)
+    wanted = ChatRow.chat_id.in_(chosen)
     target = and_(
         ChatRow.active.is_(True),
         ChatRow.edition.in_(["all", edition_of(article.language)]),
@@ -255,7 +256,12 @@ async def fan_out(
         waiting = and_(target, over_cap, ChatRow.digest == "off", ChatRow.digest_due_at.is_(None))
         due = await _overflow_due(session, now=now, default=zone, where=waiting)
         if due is not None:
-            await session.execute(update(ChatRow).where(waiting).values(digest_due_at=due))
+            await session.execute(
+                update(ChatRow).where(waiting).values(digest_due_at=due),
+                # No session objects to refresh: fetching the matched keys would bring every
+                # one of them into Python.
+                execution_options={"synchronize_session": False},
+            )
 
     not_before, silent = await _quiet(session, now=now, default=zone)
     queued = await _push(session, broadcast, and_(target, ~to_digest), not_before, silent)
@@ -267,7 +273,8 @@ async def fan_out(
             .values(
                 cap_used=case((ChatRow.cap_day == today, ChatRow.cap_used + 1), else_=1),
                 cap_day=today,
-            )
+            ),
+            execution_options={"synchronize_session": False},
         )
     return queued
 

@@ -447,3 +447,46 @@ async def test_settings_show_everything_and_buttons_change_it(world: World) -> N
     # In Arabic too.
     arabic = await world.say(reader + 1, "/settings", language="ar")
     assert arabic.text.startswith("إعداداتك:")
+
+
+async def test_four_readers_each_get_exactly_what_they_chose(world: World) -> None:
+    quiet, digest, follow_only, arabic_edition = 3901, 3902, 3903, 3904
+    for chat_id in (quiet, digest, follow_only, arabic_edition):
+        await world.say(chat_id, "/start")  # English clients: the English edition
+    await world.say(quiet, "/edition all")
+    await world.say(quiet, "/quiet 11:00-13:00")  # the clock says 12:00 UTC
+    await world.say(digest, "/digest hourly")
+    await world.say(follow_only, "/unsubscribe")
+    await world.say(follow_only, "/follow night bus")
+    await world.say(arabic_edition, "/edition ar")
+    greeted = {
+        c: len(world.bot.api.messages(c)) for c in (quiet, digest, follow_only, arabic_edition)
+    }
+
+    buses = await world.publish(await world.sample(BUSES))
+    solar = await world.publish(await world.sample(SOLAR))
+    await world.sent_all(buses, [follow_only])
+    await world.sent_all(solar, [arabic_edition])
+    assert set(await world.rows(buses)) == {quiet, follow_only}
+    assert set(await world.rows(solar)) == {quiet, arabic_edition}
+    assert len(await world.digest_items(digest)) == 1
+
+    world.clock.now = datetime(2026, 6, 1, 13, 0, 1, tzinfo=UTC)
+    await world.sent_all(buses, [quiet])
+    await world.sent_all(solar, [quiet])
+    assert world.runtime.digests is not None
+    await world.runtime.digests.run()
+    await world.bot.api.wait_for_messages(digest, greeted[digest] + 1)
+
+    def new(chat_id: int) -> list[str]:
+        return world.stories(chat_id)[greeted[chat_id] :]
+
+    assert sorted(new(quiet)) == sorted(
+        [
+            "City approves a night bus network after a year of debate",
+            world.stories(arabic_edition)[-1],
+        ]
+    )
+    assert new(digest) == ["Your digest: 1 stories"]
+    assert new(follow_only) == ["City approves a night bus network after a year of debate"]
+    assert len(new(arabic_edition)) == 1 and new(arabic_edition)[0].startswith("محطة شمسية")
