@@ -95,17 +95,19 @@ async def matching_phrases(*, session: AsyncSession, article: ArticleRow) -> set
         select(SectionRow.text).where(SectionRow.article_id == article.id)
     )
     haystack = normalise(story_text(article, sections))
-    if not haystack:
-        return set()
-    padded = f" {haystack} "
-    first_words = sorted(set(haystack.split()))
     matched: set[str] = set()
-    for chunk in _chunks(first_words):
+    for chunk in _chunks(sorted(set(haystack.split()))):
         candidates = await session.scalars(
             select(FollowRow.phrase).where(FollowRow.first_word.in_(chunk)).distinct()
         )
-        matched.update(phrase for phrase in candidates if f" {phrase} " in padded)
+        matched |= phrases_in(haystack, candidates)
     return matched
+
+
+def phrases_in(haystack: str, phrases: Iterable[str]) -> set[str]:
+    """The stored (normalised) phrases that occur in a normalised text, on word boundaries."""
+    padded = f" {haystack} "
+    return {phrase for phrase in phrases if phrase and f" {phrase} " in padded}
 
 
 def _chat_zone(default: str) -> ColumnElement[str]:

@@ -350,6 +350,8 @@ async def test_hourly_digest_lists_ten_and_counts_the_rest_once(world: World) ->
     for bad in ("/digest weekly", "/digest daily 25:00", "/digest"):
         refused = await world.say(reader, bad)
         assert refused.text.startswith("Usage: /digest off")
+    assert refused.callback_data() == [SetDigest("off").encode(), SetDigest("hourly").encode()]
+    assert (await world.chat(reader)).digest == "hourly"
     titles = [f"Council story number {index}" for index in range(1, 13)]
     for title in titles:
         broadcast = await world.publish(await world.story(f"{title}\n\nBody of {title}."))

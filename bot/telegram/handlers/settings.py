@@ -65,6 +65,18 @@ def edition_keyboard(language: str, current: str) -> Message:
     return html.escape(body, quote=False), InlineKeyboardMarkup([row])
 
 
+def digest_keyboard(language: str, current: str) -> Message:
+    """The usage line, with buttons for no digest and an hourly one (a daily time is typed)."""
+    row = [
+        InlineKeyboardButton(
+            ("✅ " if kind == current else "") + text(language, f"button_digest_{kind}"),
+            callback_data=SetDigest(kind).encode(),
+        )
+        for kind in ("off", "hourly")
+    ]
+    return html.escape(text(language, "digest_usage"), quote=False), InlineKeyboardMarkup([row])
+
+
 def follows_message(language: str, follows: list[str]) -> Message:
     """The reader's follows, one remove button each (a digest of the stored form as key)."""
     if not follows:
@@ -289,8 +301,11 @@ async def timezone(
 async def digest(
     session: AsyncSession, chat_id: int, language: str, words: str, context: Context
 ) -> Message:
-    """/digest off|hourly|daily HH:MM."""
+    """/digest off|hourly|daily HH:MM; the choices as buttons without an argument."""
     default = context.bot_data.settings.timezone
+    if not words.strip():
+        chosen = await readers.settings_of(session=session, chat_id=chat_id, zone=default)
+        return digest_keyboard(language, chosen.digest)
     kind, minute = await readers.set_digest(
         session=session,
         chat_id=chat_id,
