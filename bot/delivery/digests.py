@@ -9,6 +9,7 @@ it. Its stories are not lost: each is still one /latest away.
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
 
@@ -83,9 +84,16 @@ class DigestSender:
         self.default_language = default_language
         self.default_zone = default_zone
         self._recovered = False
+        # One run at a time in this process: the first one requeues what a dead process left
+        # "sending", which must not catch a claim of a run beside it.
+        self._running = asyncio.Lock()
 
     async def run(self) -> int:
         """Build what is due, then send what is queued; how many digests were sent."""
+        async with self._running:
+            return await self._run()
+
+    async def _run(self) -> int:
         if not self._recovered:
             # Only the delivering process runs this: a "sending" digest is a dead one's.
             async with unit_of_work(self.sessionmaker) as session:
