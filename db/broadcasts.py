@@ -20,13 +20,11 @@ from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
-    Integer,
     and_,
     bindparam,
     case,
     exists,
     func,
-    literal,
     or_,
     select,
     tuple_,
@@ -38,15 +36,13 @@ from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.schema import Table
 
 from content.assemble import normalize_topic
+from db import audience
 from db.models import (
-    ALL_TOPICS,
     ArticleRow,
-    ArticleTopicRow,
     BroadcastRow,
     ChatRow,
     DeliveryRow,
     ReadingRow,
-    SubscriptionRow,
 )
 from db.store import dialect_insert, mark_chats_blocked
 
@@ -77,6 +73,8 @@ class Claim:
     claims: int = 1
     # Not claimed but failed: it had been claimed max_claims times without an outcome.
     given_up: bool = False
+    # Sent without a notification: the reader is in quiet hours and chose "silent".
+    silent: bool = False
 
     @property
     def key(self) -> tuple[int, int]:
@@ -111,6 +109,7 @@ async def create_broadcast(
     now: datetime,
     topic: str | None = None,
     created_by: int | None = None,
+    breaking: bool = False,
 ) -> BroadcastRow:
     """Schedule a broadcast of a stored article; UnknownArticle when there is none."""
     if await session.get(ArticleRow, article_id) is None:
@@ -126,6 +125,7 @@ async def create_broadcast(
         created_at=now,
         created_by=created_by,
         target_count=0,
+        breaking=breaking,
     )
     session.add(row)
     await session.flush()
@@ -154,9 +154,11 @@ async def scheduled_broadcasts(*, session: AsyncSession) -> list[BroadcastRow]:
 
 
 async def start_broadcast(
-    *, session: AsyncSession, broadcast_id: int, now: datetime
+    *, session: AsyncSession, broadcast_id: int, now: datetime, zone: str = "UTC"
 ) -> int | None:
     """Mark a scheduled broadcast running and queue one delivery per target chat.
+
+    Who the targets are and when each is due is db.audience's (`zone`: readers' default zone).
 
     Returns how many deliveries were queued, or None when the broadcast was not scheduled (already
     started by another call, cancelled, missed or unknown): starting is idempotent.
@@ -171,34 +173,7 @@ async def start_broadcast(
         return None
     broadcast = await session.get(BroadcastRow, broadcast_id, populate_existing=True)
     assert broadcast is not None  # updated just above, in this transaction
-    topic_match: ColumnElement[bool]
-    if broadcast.topic is not None:
-        topic_match = SubscriptionRow.topic.in_([ALL_TOPICS, broadcast.topic])
-    else:
-        topic_match = or_(
-            SubscriptionRow.topic == ALL_TOPICS,
-            SubscriptionRow.topic.in_(
-                select(ArticleTopicRow.topic).where(
-                    ArticleTopicRow.article_id == broadcast.article_id
-                )
-            ),
-        )
-    targets = (
-        select(
-            literal(broadcast_id, Integer),
-            SubscriptionRow.chat_id,
-            literal("queued"),
-            literal(0, Integer),
-        )
-        .join(ChatRow, ChatRow.chat_id == SubscriptionRow.chat_id)
-        .where(ChatRow.active.is_(True), topic_match)
-        .distinct()
-    )
-    insert = dialect_insert(session, DeliveryRow).from_select(
-        ["broadcast_id", "chat_id", "status", "attempts"], targets
-    )
-    result = await session.execute(insert.on_conflict_do_nothing())
-    queued = _rowcount(result)
+    queued = await audience.fan_out(session=session, broadcast=broadcast, now=now, zone=zone)
     await session.execute(
         update(BroadcastRow).where(BroadcastRow.id == broadcast_id).values(target_count=queued)
     )
@@ -330,11 +305,19 @@ async def claim_deliveries(
             DeliveryRow.attempts,
             DeliveryRow.claims,
             DeliveryRow.status,
+            DeliveryRow.silent,
         )
     )
     rows = (await session.execute(stmt)).all()
     claims = [
-        Claim(row.broadcast_id, row.chat_id, row.attempts, row.claims, row.status == "failed")
+        Claim(
+            row.broadcast_id,
+            row.chat_id,
+            row.attempts,
+            row.claims,
+            row.status == "failed",
+            bool(row.silent),
+        )
         for row in rows
     ]
     # RETURNING gives no order; send in the order that was claimed.
@@ -523,23 +506,13 @@ async def audience_size(*, session: AsyncSession, article_id: int, topic: str | 
     """How many active chats a broadcast of this article (and topic) would reach if it started now.
 
     The same choice of chats as `start_broadcast`, counted instead of queued: what an editor sees
-    of a scheduled broadcast before it is sent.
+    of a scheduled broadcast before it is sent (quiet hours, digests and caps only delay).
     """
-    topic_match: ColumnElement[bool]
-    if topic is not None:
-        topic_match = SubscriptionRow.topic.in_([ALL_TOPICS, topic])
-    else:
-        topic_match = or_(
-            SubscriptionRow.topic == ALL_TOPICS,
-            SubscriptionRow.topic.in_(
-                select(ArticleTopicRow.topic).where(ArticleTopicRow.article_id == article_id)
-            ),
-        )
-    count = await session.scalar(
-        select(func.count(SubscriptionRow.chat_id.distinct()))
-        .join(ChatRow, ChatRow.chat_id == SubscriptionRow.chat_id)
-        .where(ChatRow.active.is_(True), topic_match)
-    )
+    article = await session.get(ArticleRow, article_id)
+    if article is None:
+        return 0
+    target = await audience.targets(session=session, article=article, topic=topic)
+    count = await session.scalar(select(func.count()).select_from(ChatRow).where(target))
     return count or 0
 
 

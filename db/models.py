@@ -8,6 +8,7 @@ from typing import Any, ClassVar, Literal, get_args
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     ForeignKey,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncAttrs
@@ -165,12 +167,42 @@ class ChatRow(Base):
     current_article_id: Mapped[int | None] = mapped_column(
         ForeignKey("articles.id", ondelete="SET NULL"), index=True
     )
+    # What the reader chose to receive and when (see db/audience.py). Chats from before these
+    # settings keep the edition "all"; new ones start with their interface language.
+    edition: Mapped[str] = mapped_column(String(8), default="all", server_default="all")
+    timezone: Mapped[str | None] = mapped_column(String(64))  # None: NEWSBOT_TIMEZONE
+    quiet_start: Mapped[int | None] = mapped_column(Integer)  # minutes after local midnight
+    quiet_end: Mapped[int | None] = mapped_column(Integer)
+    quiet_silent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    digest: Mapped[str] = mapped_column(String(8), default="off", server_default="off")
+    digest_at: Mapped[int | None] = mapped_column(Integer)  # a daily digest's local minute
+    # When the next digest is built: set for digest readers, and for capped readers with
+    # overflow waiting; None otherwise.
+    digest_due_at: Mapped[datetime | None] = mapped_column(index=True)
+    cap: Mapped[int | None] = mapped_column(Integer)
+    cap_day: Mapped[str | None] = mapped_column(String(10))  # the local date cap_used counts
+    cap_used: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     __table_args__ = (
         CheckConstraint(
             "kind IN ({})".format(", ".join(f"'{kind}'" for kind in CHAT_KINDS)), name="kind"
         ),
     )
+
+
+class FollowRow(Base):
+    """A word or phrase a chat follows, stored normalised (content.normalise) for matching."""
+
+    __tablename__ = "follows"
+
+    chat_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("chats.chat_id", ondelete="CASCADE"), primary_key=True
+    )
+    phrase: Mapped[str] = mapped_column(Text, primary_key=True, index=True)
+    # The phrase's first word: a story's words select the few phrases worth checking.
+    first_word: Mapped[str] = mapped_column(Text, index=True)
+    shown: Mapped[str] = mapped_column(Text)  # as the reader typed it
+    created_at: Mapped[datetime]
 
 
 class SubscriptionRow(Base):
@@ -231,6 +263,8 @@ class BroadcastRow(Base):
     # makes one broadcast, however often it is delivered.
     source_chat_id: Mapped[int | None] = mapped_column(BigInteger)
     source_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    # Goes to every target at once, through quiet hours, digests and daily caps.
+    breaking: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     __table_args__ = (
         CheckConstraint(
@@ -265,6 +299,8 @@ class DeliveryRow(Base):
     sent_at: Mapped[datetime | None]
     message_id: Mapped[int | None] = mapped_column(BigInteger)
     error: Mapped[str | None] = mapped_column(Text)
+    # Sent without a notification sound: the reader is in quiet hours and chose "silent".
+    silent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     __table_args__ = (
         CheckConstraint(
@@ -283,3 +319,51 @@ class HandledUpdateRow(Base):
 
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     handled_at: Mapped[datetime] = mapped_column(index=True)
+
+
+DigestStatus = Literal["queued", "sending", "sent", "failed"]
+DIGEST_STATUSES: tuple[str, ...] = get_args(DigestStatus)
+
+
+class DigestRow(Base):
+    """One digest message to one chat: built when due, then sent once (an outbox row)."""
+
+    __tablename__ = "digests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+    item_count: Mapped[int] = mapped_column(Integer)
+    sent_at: Mapped[datetime | None]
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
+    error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ({})".format(", ".join(f"'{s}'" for s in DIGEST_STATUSES)),
+            name="status",
+        ),
+        Index("ix_digests_status_id", "status", "id"),
+    )
+
+
+class DigestItemRow(Base):
+    """A story held for a chat's next digest (a digest reader's, or past a daily cap)."""
+
+    __tablename__ = "digest_items"
+
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    broadcast_id: Mapped[int] = mapped_column(
+        ForeignKey("broadcasts.id", ondelete="CASCADE"), primary_key=True
+    )
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), index=True
+    )
+    added_at: Mapped[datetime]
+    # None until a digest takes it.
+    digest_id: Mapped[int | None] = mapped_column(
+        ForeignKey("digests.id", ondelete="SET NULL"), index=True
+    )
+
+    __table_args__ = (Index("ix_digest_items_chat_id_digest_id", "chat_id", "digest_id"),)

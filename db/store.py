@@ -231,8 +231,12 @@ async def ensure_chat(
     kind: str,
     telegram_language: str | None,
     now: datetime,
+    edition: str = "all",
 ) -> ChatRow:
-    """Insert the chat or update its kind and client language; return the row."""
+    """Insert the chat or update its kind and client language; return the row.
+
+    `edition` is a new chat's first edition (which languages' stories it is pushed).
+    """
     if kind not in CHAT_KINDS:
         raise ValueError(f"unknown chat kind {kind!r}; expected one of {CHAT_KINDS}")
     stmt = dialect_insert(session, ChatRow).values(
@@ -244,6 +248,7 @@ async def ensure_chat(
         blocked_at=None,
         joined_at=now,
         current_article_id=None,
+        edition=edition,
     )
     # Updates carry no user (channel posts) and then no language: keep the one we knew.
     # `active` is left alone on purpose; a handler decides when a chat is reachable again.

@@ -59,6 +59,7 @@ async def create_broadcast_once(
     now: datetime,
     topic: str | None = None,
     created_by: int | None = None,
+    breaking: bool = False,
 ) -> tuple[BroadcastRow, bool]:
     """Schedule the broadcast an operator's message asks for, once: (broadcast, created).
 
@@ -77,6 +78,7 @@ async def create_broadcast_once(
         now=now,
         topic=topic,
         created_by=created_by,
+        breaking=breaking,
     )
     row.source_chat_id = chat_id
     row.source_message_id = message_id

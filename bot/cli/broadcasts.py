@@ -40,6 +40,10 @@ def publish(
     topic: Annotated[
         str | None, typer.Option("--topic", help="only this topic's subscribers")
     ] = None,
+    breaking: Annotated[
+        bool,
+        typer.Option("--breaking", help="now, to every target, through quiet hours and digests"),
+    ] = False,
 ) -> None:
     """Schedule a broadcast of an article (now when --at is absent); the running bot sends it."""
 
@@ -55,6 +59,7 @@ def publish(
                 now=now,
                 zone=settings.timezone,
                 topic=topic,
+                breaking=breaking,
             )
             # Checked after the article and the time, whose refusals say more; nothing is
             # stored when it fails (the unit of work rolls back).
@@ -68,8 +73,8 @@ def publish(
         row = scheduled.broadcast
         audience = f"subscribers of {row.topic!r}" if row.topic else "subscribers of its topics"
         print(
-            f"broadcast #{row.id}: article {row.article_id} to {audience}, "
-            f"due {local_time(row.due_at, settings.timezone)}; "
+            f"{'breaking ' if row.breaking else ''}broadcast #{row.id}: article "
+            f"{row.article_id} to {audience}, due {local_time(row.due_at, settings.timezone)}; "
             f"{reach} reader{'' if reach == 1 else 's'} as of now"
         )
         if asyncio.run(_delivering(settings)) is False:

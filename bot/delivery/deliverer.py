@@ -442,6 +442,8 @@ class Deliverer:
             return replace(pending, status="skipped", error="chat is inactive")
         body, keyboard = self._card(story, job.language)
         extra: dict[str, Any] = {"allow_paid_broadcast": True} if self.paid_broadcast else {}
+        if claim.silent:
+            extra["disable_notification"] = True
         with answers.watch() as answer:
             try:
                 message = await self.bot.send_message(

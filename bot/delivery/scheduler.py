@@ -72,8 +72,10 @@ class BroadcastScheduler:
         clock: Clock,
         job_queue: JobQueue[Any] | None = None,
         on_missed: Callable[[BroadcastRow], Awaitable[None]] | None = None,
+        zone: str = "UTC",
     ) -> None:
         self.sessionmaker = sessionmaker
+        self.zone = zone  # readers' local time where they chose no zone (NEWSBOT_TIMEZONE)
         self.deliverer = deliverer
         self.lock = lock
         self.grace = grace
@@ -128,7 +130,7 @@ class BroadcastScheduler:
                     missed.append(next(b for b in scheduled if b.id == broadcast_id))
             for broadcast_id in todo.start:
                 queued = await broadcasts.start_broadcast(
-                    session=session, broadcast_id=broadcast_id, now=now
+                    session=session, broadcast_id=broadcast_id, now=now, zone=self.zone
                 )
                 log.info(
                     "broadcast %s started: %s deliveries",

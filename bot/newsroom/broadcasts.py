@@ -57,11 +57,13 @@ async def schedule(
     topic: str | None = None,
     created_by: int | None = None,
     source: SourceMessage | None = None,
+    breaking: bool = False,
 ) -> Scheduled:
     """Schedule a broadcast of a stored article at WHEN, to one topic's subscribers or to all.
 
     Refusals, in the order they are checked: BadWhen, NoArticle, BadTopic. With a `source`, a
     message that asked before gets its broadcast back (created=False), whatever it says now.
+    A `breaking` broadcast reaches every target at once, through quiet hours, digests and caps.
     """
     if source is not None:
         # Looked up before WHEN is read: "18:00" a day later means another time.
@@ -83,6 +85,7 @@ async def schedule(
             now=now,
             topic=topic,
             created_by=created_by,
+            breaking=breaking,
         )
     else:
         row, _ = await db.updates.create_broadcast_once(
@@ -94,6 +97,7 @@ async def schedule(
             now=now,
             topic=topic,
             created_by=created_by,
+            breaking=breaking,
         )
     return Scheduled(row, created=True)
 

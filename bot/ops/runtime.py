@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from telegram.ext import JobQueue, Updater
 
 from bot.delivery.deliverer import Deliverer
+from bot.delivery.digests import DIGEST_INTERVAL, DigestSender
 from bot.delivery.scheduler import TICK_INTERVAL, BroadcastScheduler
 from bot.newsroom.clock import Clock, utcnow
 from bot.newsroom.feeds import FeedPoller
@@ -61,6 +62,8 @@ class Runtime(Services):
     engine: AsyncEngine
     # Only when NEWSBOT_FEEDS names some; only the runtime polls it and closes it.
     feeds: FeedPoller | None
+    # Builds and sends readers' digests; its job runs only in the process that delivers.
+    digests: DigestSender | None = None
 
     async def poll(
         self, *, poll_interval: float = 0.0, poll_timeout: int = 10, limit_updates: bool = True
@@ -143,8 +146,16 @@ async def running_bot(
             clock=clock,
             job_queue=jobs,
             on_missed=functools.partial(report_missed, app),
+            zone=settings.timezone,
         )
         stack.push_async_callback(_stop_delivery, scheduler, sessionmaker, delivery_stop_budget)
+        digest_sender = DigestSender(
+            bot=app.bot,
+            sessionmaker=sessionmaker,
+            clock=clock,
+            default_language=settings.language,
+            default_zone=settings.timezone,
+        )
         runtime = Runtime(
             settings=settings,
             sessionmaker=sessionmaker,
@@ -154,9 +165,11 @@ async def running_bot(
             app=app,
             engine=engine,
             feeds=feeds,
+            digests=digest_sender,
         )
         app.bot_data.services = runtime
         _schedule_jobs(jobs, scheduler, feeds)
+        _schedule_digests(jobs, scheduler, digest_sender)
         await app.start()
         stack.push_async_callback(_stop_handling, app)
         yield runtime
@@ -201,6 +214,23 @@ def _schedule_jobs(
         context.application.create_task(feeds.poll_due(), name="feed-poll")
 
     jobs.run_repeating(poll_feeds, interval=JOB_INTERVAL, first=JOB_FIRST, name="feed-poll")
+
+
+def _schedule_digests(
+    jobs: JobQueue[Context], scheduler: BroadcastScheduler, sender: DigestSender
+) -> None:
+    """Readers' digests: built and sent by the process that delivers, never two runs at once."""
+    running: set[asyncio.Task[int]] = set()
+
+    async def digests(context: Context) -> None:
+        if not scheduler.delivering or running:
+            return
+        # A task, as for the tick: a slow round must not make APScheduler skip the next run.
+        task = context.application.create_task(sender.run(), name="digests")
+        running.add(task)
+        task.add_done_callback(running.discard)
+
+    jobs.run_repeating(digests, interval=DIGEST_INTERVAL, first=JOB_FIRST, name="digests")
 
 
 async def _stop_handling(app: NewsApp) -> None:

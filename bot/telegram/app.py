@@ -19,6 +19,7 @@ from bot.settings import Settings
 from bot.telegram import updates
 from bot.telegram.context import CONTEXT_TYPES, BotData, Context
 from bot.telegram.handlers import membership, operator, reader
+from bot.telegram.handlers import settings as reader_settings
 from bot.telegram.menu import menu_commands
 from bot.telegram.texts import LANGUAGES, choose_language, text
 from bot.telegram.updates import ReadingBot
@@ -69,6 +70,9 @@ def build_application(settings: Settings, metrics: Metrics) -> NewsApp:
     # Order matters: repeats stop first (group -1); commands (readers', then operators'),
     # buttons, membership changes, then the catch-all.
     updates.register(app)
+    reader_settings.register(
+        app
+    )  # before reader: its buttons are taken ahead of reader's catch-all
     reader.register(app)
     operator.register(app)
     membership.register(app)

@@ -85,7 +85,72 @@ class ShowLatest:
         return "n"
 
 
-Callback = ReadSection | OpenStory | ToggleTopic | TopicsPage | SetLanguage | ShowLatest
+@dataclass(frozen=True, slots=True)
+class SetEdition:
+    """Push the reader only stories in these languages: ar, en or all."""
+
+    edition: str
+
+    def encode(self) -> str:
+        """As callback data."""
+        return f"e:{self.edition}"
+
+
+@dataclass(frozen=True, slots=True)
+class Unfollow:
+    """Stop following a phrase, named by a short digest of its stored form."""
+
+    key: str
+
+    def encode(self) -> str:
+        """As callback data."""
+        return f"u:{self.key}"
+
+
+@dataclass(frozen=True, slots=True)
+class SetDigest:
+    """Digests off or hourly (a daily time is typed: /digest daily HH:MM)."""
+
+    kind: str
+
+    def encode(self) -> str:
+        """As callback data."""
+        return f"g:{self.kind}"
+
+
+@dataclass(frozen=True, slots=True)
+class SettingOff:
+    """Turn quiet hours ("quiet") or the daily cap ("cap") off."""
+
+    setting: str
+
+    def encode(self) -> str:
+        """As callback data."""
+        return f"o:{self.setting}"
+
+
+@dataclass(frozen=True, slots=True)
+class ShowFollows:
+    """List the reader's follows, each with a button to remove it."""
+
+    def encode(self) -> str:
+        """As callback data."""
+        return "f"
+
+
+@dataclass(frozen=True, slots=True)
+class ShowSettings:
+    """Show the reader's settings with buttons to change them."""
+
+    def encode(self) -> str:
+        """As callback data."""
+        return "s"
+
+
+ReaderSetting = SetEdition | Unfollow | SetDigest | SettingOff | ShowFollows | ShowSettings
+Callback = (
+    ReadSection | OpenStory | ToggleTopic | TopicsPage | SetLanguage | ShowLatest | ReaderSetting
+)
 
 
 def _read_section(match: re.Match[str]) -> Callback | None:
@@ -112,6 +177,12 @@ _PARSERS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], Callback | None
     (re.compile(rf"p:{_PAGE}"), lambda m: TopicsPage(int(m[1]))),
     (re.compile(r"l:(ar|en)"), lambda m: SetLanguage(m[1])),
     (re.compile(r"n"), lambda m: ShowLatest()),
+    (re.compile(r"e:(ar|en|all)"), lambda m: SetEdition(m[1])),
+    (re.compile(r"u:([0-9a-f]{12})"), lambda m: Unfollow(m[1])),
+    (re.compile(r"g:(off|hourly)"), lambda m: SetDigest(m[1])),
+    (re.compile(r"o:(quiet|cap)"), lambda m: SettingOff(m[1])),
+    (re.compile(r"f"), lambda m: ShowFollows()),
+    (re.compile(r"s"), lambda m: ShowSettings()),
 )
 
 

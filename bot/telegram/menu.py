@@ -14,6 +14,7 @@ _READER_COMMANDS = (
     ("subscribe", "menu_subscribe"),
     ("unsubscribe", "menu_unsubscribe"),
     ("language", "menu_language"),
+    ("settings", "menu_settings"),
     ("help", "menu_help"),
 )
 

@@ -24,10 +24,12 @@ _TEXTS: Final[dict[str, dict[str, str]]] = {
         "ar": "الأوامر:\n/latest أحدث القصص\n/summary [رقم] ملخص قصة\n"
         "/more القسم التالي مما تقرأ\n"
         "/topics المواضيع\n/subscribe [موضوع] الاشتراك\n/unsubscribe [موضوع] إلغاء الاشتراك\n"
-        "/language اللغة",
+        "/language اللغة\n"
+        "/settings الإعدادات: /edition /follow /follows /quiet /timezone /digest /cap",
         "en": "Commands:\n/latest newest stories\n/summary [id] a story's summary\n"
         "/more next section of what you are reading\n/topics choose topics\n"
-        "/subscribe [topic] subscribe\n/unsubscribe [topic] unsubscribe\n/language language",
+        "/subscribe [topic] subscribe\n/unsubscribe [topic] unsubscribe\n/language language\n"
+        "/settings your settings: /edition /follow /follows /quiet /timezone /digest /cap",
     },
     "unknown": {
         "ar": "لم أفهم ذلك.",
@@ -211,6 +213,137 @@ _TEXTS: Final[dict[str, dict[str, str]]] = {
     "status_done": {"ar": "اكتمل", "en": "done"},
     "status_cancelled": {"ar": "أُلغي", "en": "cancelled"},
     "status_missed": {"ar": "فات موعده", "en": "missed"},
+    # Readers' settings (handlers/settings.py): editions, follows, quiet hours, digests, caps.
+    "edition_choose": {
+        "ar": "أي القصص تصلك؟ الآن: {edition}.",
+        "en": "Which stories should reach you? Now: {edition}.",
+    },
+    "edition_set": {"ar": "ستصلك {edition}.", "en": "You will receive {edition}."},
+    "edition_usage": {
+        "ar": "الاستخدام: /edition ar أو en أو all",
+        "en": "Usage: /edition ar, en or all",
+    },
+    "edition_all": {"ar": "القصص بكل اللغات", "en": "stories in every language"},
+    "edition_ar": {"ar": "القصص العربية", "en": "Arabic stories"},
+    "edition_en": {"ar": "القصص الإنجليزية", "en": "English stories"},
+    "button_edition_all": {"ar": "كل اللغات", "en": "All languages"},
+    "button_edition_ar": {"ar": "العربية", "en": "Arabic"},
+    "button_edition_en": {"ar": "الإنجليزية", "en": "English"},
+    "follow_usage": {
+        "ar": "الاستخدام: /follow كلمات — تصلك القصص التي تذكرها ولو كانت خارج مواضيعك.",
+        "en": "Usage: /follow WORDS — stories that mention them reach you, even outside "
+        "your topics.",
+    },
+    "follow_added": {"ar": "أنت تتابع الآن «{words}».", "en": "You now follow “{words}”."},
+    "follow_exists": {"ar": "أنت تتابع «{words}» بالفعل.", "en": "You already follow “{words}”."},
+    "follow_empty": {
+        "ar": "لا يوجد ما يُتابع في ذلك: اكتب كلمة أو عبارة.",
+        "en": "There is nothing to follow in that: write a word or a phrase.",
+    },
+    "follow_too_long": {
+        "ar": "العبارة طويلة جدًا (الحد {limit} حرفًا).",
+        "en": "That is too long to follow (at most {limit} characters).",
+    },
+    "follow_too_many": {
+        "ar": "تتابع {limit} عبارة، وهو الحد الأقصى. احذف واحدة من /follows.",
+        "en": "You already follow {limit} words or phrases, the most allowed. "
+        "Remove one with /follows.",
+    },
+    "unfollow_usage": {
+        "ar": "الاستخدام: /unfollow كلمات، أو اضغط زرًا في /follows",
+        "en": "Usage: /unfollow WORDS, or press a button in /follows",
+    },
+    "unfollowed": {"ar": "لم تعد تتابع «{words}».", "en": "You no longer follow “{words}”."},
+    "not_following": {"ar": "أنت لا تتابع «{words}».", "en": "You do not follow “{words}”."},
+    "follows_header": {
+        "ar": "ما تتابعه (اضغط لحذفه):",
+        "en": "What you follow (press to remove):",
+    },
+    "follows_none": {
+        "ar": "لا تتابع شيئًا بعد. اكتب /follow كلمات",
+        "en": "You follow nothing yet. Send /follow WORDS",
+    },
+    "quiet_usage": {
+        "ar": "الاستخدام: /quiet 23:00-07:00 [silent] أو /quiet off (الأوقات من 00:00 إلى 23:59، "
+        "ولا تتساوى البداية والنهاية).",
+        "en": "Usage: /quiet 23:00-07:00 [silent] or /quiet off (times from 00:00 to 23:59; "
+        "start and end must differ).",
+    },
+    "quiet_set": {
+        "ar": "ساعات الهدوء {window} ({zone}): تنتظر القصص حتى تنتهي.",
+        "en": "Quiet hours {window} ({zone}): stories wait until they end.",
+    },
+    "quiet_set_silent": {
+        "ar": "ساعات الهدوء {window} ({zone}): تصل القصص بلا صوت.",
+        "en": "Quiet hours {window} ({zone}): stories arrive without a sound.",
+    },
+    "quiet_off": {"ar": "ساعات الهدوء متوقفة.", "en": "Quiet hours are off."},
+    "timezone_usage": {
+        "ar": "الاستخدام: /timezone المنطقة/المدينة، مثل /timezone Asia/Riyadh. الآن: {zone}.",
+        "en": "Usage: /timezone Area/City, for example /timezone Asia/Riyadh. Now: {zone}.",
+    },
+    "timezone_bad": {
+        "ar": "«{zone}» ليست منطقة زمنية أعرفها. اكتبها هكذا: Asia/Riyadh",
+        "en": "“{zone}” is not a time zone I know. Write it as Area/City, e.g. Europe/London.",
+    },
+    "timezone_set": {
+        "ar": "تُقرأ أوقاتك الآن بتوقيت {zone}.",
+        "en": "Your times are now in {zone}.",
+    },
+    "digest_usage": {
+        "ar": "الاستخدام: /digest off أو /digest hourly أو /digest daily 08:00",
+        "en": "Usage: /digest off, /digest hourly or /digest daily 08:00",
+    },
+    "digest_set_off": {
+        "ar": "الملخصات متوقفة: تصلك القصص فور نشرها.",
+        "en": "Digests are off: stories reach you as they are published.",
+    },
+    "digest_set_hourly": {
+        "ar": "سيصلك ملخص كل ساعة بقصصها.",
+        "en": "You will get one digest an hour with that hour's stories.",
+    },
+    "digest_set_daily": {
+        "ar": "سيصلك ملخص واحد يوميًا في {time} ({zone}).",
+        "en": "You will get one digest a day at {time} ({zone}).",
+    },
+    "digest_header": {"ar": "ملخصك: {count} قصة", "en": "Your digest: {count} stories"},
+    "digest_more": {"ar": "…و{count} غيرها", "en": "…and {count} more"},
+    "cap_bad": {
+        "ar": "اكتب عددًا صحيحًا من 1 إلى {limit}، أو off، مثل: /cap 5",
+        "en": "Write a whole number from 1 to {limit}, or off, for example: /cap 5",
+    },
+    "cap_set": {
+        "ar": "{cap} قصص يوميًا على الأكثر؛ ويذهب الباقي إلى ملخصك التالي.",
+        "en": "At most {cap} stories a day; the rest go into your next digest.",
+    },
+    "cap_off": {"ar": "لا حد يوميًا.", "en": "No daily limit."},
+    "settings_text": {
+        "ar": "إعداداتك:\nالإصدار: {edition}\nالمنطقة الزمنية: {zone}\nساعات الهدوء: {quiet}\n"
+        "الملخص: {digest}\nالحد اليومي: {cap}\nتتابع: {follows}",
+        "en": "Your settings:\nEdition: {edition}\nTime zone: {zone}\nQuiet hours: {quiet}\n"
+        "Digest: {digest}\nDaily cap: {cap}\nFollowing: {follows}",
+    },
+    "setting_off": {"ar": "متوقف", "en": "off"},
+    "setting_none": {"ar": "لا شيء", "en": "nothing"},
+    "setting_silent": {"ar": "{window}، بلا صوت", "en": "{window}, silent"},
+    "setting_hourly": {"ar": "كل ساعة", "en": "hourly"},
+    "setting_daily": {"ar": "يوميًا في {time}", "en": "daily at {time}"},
+    "setting_cap": {"ar": "{cap} قصص", "en": "{cap} stories"},
+    "button_digest_off": {"ar": "بلا ملخص", "en": "No digest"},
+    "button_digest_hourly": {"ar": "ملخص كل ساعة", "en": "Hourly digest"},
+    "button_quiet_off": {"ar": "إيقاف ساعات الهدوء", "en": "Quiet hours off"},
+    "button_cap_off": {"ar": "بلا حد يومي", "en": "No daily cap"},
+    "button_follows": {"ar": "ما أتابعه ({count})", "en": "Follows ({count})"},
+    "button_settings": {"ar": "الإعدادات", "en": "Settings"},
+    "menu_settings": {"ar": "الإعدادات", "en": "Settings"},
+    "breaking_usage": {
+        "ar": "الاستخدام: /breaking رقم_القصة",
+        "en": "Usage: /breaking ARTICLE-ID",
+    },
+    "breaking_created": {
+        "ar": "🔴 البث العاجل #{id} للقصة {article} يُرسل الآن إلى كل المستهدفين.",
+        "en": "🔴 Breaking broadcast #{id} of article {article} goes out now to every target.",
+    },
 }
 
 

@@ -374,7 +374,11 @@ function renderNewsroom(data) {
     const button = el("button", "publish", "Publish");
     button.type = "button";
     button.addEventListener("click", () => publish(article.id));
-    action.append(button);
+    // Breaking news: now, to every target, through quiet hours, digests and caps.
+    const breaking = el("button", "breaking", "Breaking");
+    breaking.type = "button";
+    breaking.addEventListener("click", () => sendText(`/breaking ${article.id}`));
+    action.append(button, " ", breaking);
     row.append(title, topics, action);
     return row;
   });

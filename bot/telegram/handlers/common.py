@@ -18,18 +18,19 @@ async def enter(session: AsyncSession, update: Update, context: Context) -> tupl
         raise ValueError("update without a chat")
     user = update.effective_user
     telegram_language = user.language_code if user else None
+    default = context.bot_data.settings.language
     row = await store.ensure_chat(
         session=session,
         chat_id=chat.id,
         kind=chat.type,
         telegram_language=telegram_language,
         now=context.bot_data.clock(),
+        # A new chat is pushed the stories of its interface language; /edition changes that.
+        edition=choose_language(None, telegram_language, default),
     )
     if not row.active:
         await store.mark_chat_active(session=session, chat_id=chat.id)
-    return chat.id, choose_language(
-        row.language, telegram_language, context.bot_data.settings.language
-    )
+    return chat.id, choose_language(row.language, telegram_language, default)
 
 
 async def send(context: Context, chat_id: int, message: Message) -> None:

@@ -163,6 +163,29 @@ async def schedule(session: AsyncSession, asked: Asked, context: Context) -> str
     return await _schedule(session, asked, context, article_id=article_id, when=when, topic=topic)
 
 
+async def breaking(session: AsyncSession, asked: Asked, context: Context) -> str:
+    """/breaking ARTICLE-ID: push now to every target, through quiet hours, digests and caps."""
+    article_id = _id_argument(asked.args[0]) if len(asked.args) == 1 else None
+    if article_id is None:
+        return text(asked.language, "breaking_usage")
+    scheduled = await broadcasts.schedule(
+        session=session,
+        article_id=article_id,
+        when="now",
+        now=context.bot_data.clock(),
+        zone=context.bot_data.settings.timezone,
+        created_by=asked.user_id,
+        source=asked.source,
+        breaking=True,
+    )
+    row = scheduled.broadcast
+    if not scheduled.created:
+        return _announce(
+            row, "broadcast_exists", asked.language, context.bot_data.settings.timezone
+        )
+    return text(asked.language, "breaking_created", id=row.id, article=row.article_id)
+
+
 async def list_broadcasts(session: AsyncSession, asked: Asked, context: Context) -> str:
     """/broadcasts: the newest broadcasts with their progress."""
     found = await broadcasts.newest(session=session, limit=LIST_LIMIT)
@@ -241,11 +264,11 @@ def _operator_command(reply: Reply) -> Callable[[Update, Context], Coroutine[Any
         except refusals.Refusal as refusal:
             answer = _refused(refusal, language, args[0] if args else "")
         except _NoSuchId:
-            not_found = "no_article" if reply in (publish, schedule) else "no_broadcast"
+            not_found = "no_article" if reply in (publish, schedule, breaking) else "no_broadcast"
             answer = text(language, not_found, id=_quoted(args[0]))
         await context.bot.send_message(chat_id, html.escape(answer, quote=False))
         # A broadcast due now should not wait for the next tick.
-        if reply in (publish, schedule):
+        if reply in (publish, schedule, breaking):
             await context.bot_data.scheduler.tick()
 
     handle.__doc__ = reply.__doc__
@@ -257,6 +280,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     for name, reply in (
         ("publish", publish),
         ("schedule", schedule),
+        ("breaking", breaking),
         ("broadcasts", list_broadcasts),
         ("cancel", cancel),
         ("stats", stats),

@@ -343,7 +343,7 @@ async def _press(
             await store.set_chat_language(session=session, chat_id=chat_id, language=chosen)
             confirmation: Message = (text(chosen, "language_set"), None)
             return _Outcome(edit=confirmation, fallback=confirmation, menu_language=chosen)
-        case None:
+        case _:  # None, or a setting (handlers/settings.py takes those first)
             return _Outcome(notice=text(language, "bad_button"))
 
 
