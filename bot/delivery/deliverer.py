@@ -22,7 +22,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -38,14 +38,15 @@ from telegram.error import (
 )
 from telegram.ext import ExtBot
 
-from bot.delivery import answers
+from bot.delivery import answers, edits
 from bot.delivery.pacing import Pace, retry_delay
 from bot.newsroom.clock import Clock, utcnow
 from bot.ops import logs
 from bot.settings import Settings
-from bot.telegram.messages import story_card
+from bot.telegram.messages import channel_card, story_card
 from bot.telegram.texts import choose_language
-from db import broadcasts, store
+from db import broadcasts, channels, store
+from db import edits as edit_jobs
 from db.broadcasts import Claim, Outcome
 from db.models import ArticleRow, BroadcastRow
 from db.session import unit_of_work
@@ -83,6 +84,10 @@ class _Story:
     broadcast_id: int
     article: ArticleRow
     cards: dict[str, tuple[str, InlineKeyboardMarkup | None]]
+    # push sends the card; correct and retract edit or delete the cards pushes sent.
+    kind: str = "push"
+    # A job's time: the "updated HH:MM" line says it, the same however often a row is retried.
+    created_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +97,9 @@ class _Job:
     claim: Claim
     active: bool
     language: str
+    channel: bool = False
+    # A correction or retraction: the story's cards in this chat.
+    targets: tuple[edit_jobs.Target, ...] = ()
 
 
 class Deliverer:
@@ -111,6 +119,7 @@ class Deliverer:
         clock: Clock = utcnow,
         on_recorded: Callable[[Sequence[Outcome]], None] | None = None,
         max_claims: int = broadcasts.MAX_CLAIMS,
+        zone: str = "UTC",
     ) -> None:
         self.bot = bot
         self.sessionmaker = sessionmaker
@@ -124,6 +133,8 @@ class Deliverer:
         self.clock = clock
         self.on_recorded = on_recorded
         self.max_claims = max_claims
+        self.zone = zone
+        self.editor = edits.Editor(bot=bot, clock=clock, backoff_base=backoff_base)
         # Left by a round that failed: outcomes not yet written, and claims that never reached
         # a sender. Both are settled before the next claim (see _settle).
         self._unwritten: list[Outcome] = []
@@ -159,6 +170,7 @@ class Deliverer:
             backoff_base=backoff_base,
             clock=clock,
             on_recorded=on_recorded,
+            zone=settings.timezone,
         )
 
     def wake(self) -> None:
@@ -367,12 +379,54 @@ class Deliverer:
                 chats = await broadcasts.chat_languages(
                     session=session, chat_ids={claim.chat_id for claim in claims}
                 )
+            await self._forget_stale(session, {claim.broadcast_id for claim in claims})
             for broadcast_id in {claim.broadcast_id for claim in claims} - self._stories.keys():
                 await self._load_story(session, broadcast_id)
-        return len(claimed), self._jobs(claimed, chats)
+            targets = await self._targets(session, claims)
+            channels = await self._channels(session, claims)
+        return len(claimed), self._jobs(claimed, chats, targets, channels)
+
+    async def _forget_stale(self, session: AsyncSession, broadcast_ids: set[int]) -> None:
+        """Drop cached stories whose article was revised since: a push goes on with the new
+        text, so a correction racing it need not edit what it sends from now on."""
+        cached = {bid: self._stories[bid] for bid in broadcast_ids if bid in self._stories}
+        states = await edit_jobs.article_states(
+            session=session, article_ids={story.article.id for story in cached.values()}
+        )
+        for broadcast_id, story in cached.items():
+            state = states.get(story.article.id)
+            if state is None or state[0] != story.article.revision:
+                del self._stories[broadcast_id]
+
+    async def _targets(
+        self, session: AsyncSession, claims: list[Claim]
+    ) -> dict[tuple[int, int], tuple[edit_jobs.Target, ...]]:
+        """The cards each claimed row of a correction or retraction acts on."""
+        found: dict[tuple[int, int], tuple[edit_jobs.Target, ...]] = {}
+        by_article: dict[int, list[Claim]] = {}
+        for claim in claims:
+            story = self._stories.get(claim.broadcast_id)
+            if story is not None and story.kind != "push":
+                by_article.setdefault(story.article.id, []).append(claim)
+        for article_id, group in by_article.items():
+            cards = await edit_jobs.targets(
+                session=session, article_id=article_id, chat_ids={c.chat_id for c in group}
+            )
+            for claim in group:
+                found[claim.key] = tuple(cards.get(claim.chat_id, ()))
+        return found
+
+    async def _channels(self, session: AsyncSession, claims: list[Claim]) -> set[int]:
+        """Which of the claimed chats are channels (their card links to the bot instead)."""
+        candidates = {claim.chat_id for claim in claims if claim.chat_id < 0}
+        return await channels.channel_ids(session=session, chat_ids=candidates)
 
     def _jobs(
-        self, claimed: list[Claim], chats: dict[int, tuple[bool, str | None, str | None]]
+        self,
+        claimed: list[Claim],
+        chats: dict[int, tuple[bool, str | None, str | None]],
+        targets: dict[tuple[int, int], tuple[edit_jobs.Target, ...]] | None = None,
+        channels: set[int] | None = None,
     ) -> list[_Job]:
         """The claims (now committed) as jobs; those given up on are only logged."""
         jobs = []
@@ -395,7 +449,15 @@ class Deliverer:
                 )
             active, chosen, telegram_language = chats.get(claim.chat_id, (True, None, None))
             language = choose_language(chosen, telegram_language, self.default_language)
-            jobs.append(_Job(claim, active, language))
+            jobs.append(
+                _Job(
+                    claim,
+                    active,
+                    language,
+                    channel=claim.chat_id in (channels or set()),
+                    targets=(targets or {}).get(claim.key, ()),
+                )
+            )
         return jobs
 
     async def _load_story(self, session: AsyncSession, broadcast_id: int) -> None:
@@ -403,14 +465,52 @@ class Deliverer:
         if broadcast is None:
             return
         article = await store.get_article(session=session, article_id=broadcast.article_id)
-        if article is not None:
-            self._stories[broadcast_id] = _Story(broadcast_id, article, {})
+        if article is not None and (broadcast.kind == "retract" or article.retracted_at is None):
+            self._stories[broadcast_id] = _Story(
+                broadcast_id, article, {}, broadcast.kind, broadcast.created_at
+            )
 
-    def _card(self, story: _Story, language: str) -> tuple[str, InlineKeyboardMarkup | None]:
-        card = story.cards.get(language)
+    def _card(
+        self, story: _Story, language: str, channel: bool = False
+    ) -> tuple[str, InlineKeyboardMarkup | None]:
+        key = f"{language}:channel" if channel else language
+        card = story.cards.get(key)
         if card is None:
-            card = story.cards[language] = story_card(story.article, language)
+            if channel:
+                card = channel_card(story.article, language, self.bot.username)
+            else:
+                card = story_card(story.article, language)
+            story.cards[key] = card
         return card
+
+    async def _edit(self, job: _Job, story: _Story, pending: Outcome) -> Outcome:
+        """A row of a correction or retraction: edit or delete the story's cards here."""
+        moment = story.created_at or self.clock()
+        channel_of = self.bot.username if job.channel else None
+        if story.kind == "retract":
+            note = edits.retraction_note(story.article, job.language)
+            body, caption, keyboard = note, note, None
+        else:
+            body, keyboard = edits.corrected_card(
+                story.article, job.language, moment=moment, zone=self.zone, channel_of=channel_of
+            )
+            caption, _ = edits.corrected_card(
+                story.article,
+                job.language,
+                moment=moment,
+                zone=self.zone,
+                channel_of=channel_of,
+                limit=edits.CAPTION_UTF16,
+            )
+        return await self.editor.carry_out(
+            kind=story.kind,
+            chat_id=job.claim.chat_id,
+            targets=job.targets,
+            body=body,
+            caption=caption,
+            keyboard=keyboard,
+            pending=pending,
+        )
 
     async def _deliver(self, job: _Job) -> Outcome:
         """Send one story card and say what happened; never raises (but CancelledError)."""
@@ -440,7 +540,9 @@ class Deliverer:
             return replace(pending, error="the article is gone")
         if not job.active:
             return replace(pending, status="skipped", error="chat is inactive")
-        body, keyboard = self._card(story, job.language)
+        if story.kind != "push":
+            return await self._edit(job, story, pending)
+        body, keyboard = self._card(story, job.language, job.channel)
         extra: dict[str, Any] = {"allow_paid_broadcast": True} if self.paid_broadcast else {}
         with answers.watch() as answer:
             try:

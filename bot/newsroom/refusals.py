@@ -59,3 +59,25 @@ class BadTopic(Refusal):
     """The topic as typed names no topic (nothing left once '#' and spaces are taken away)."""
 
     topic: str
+
+
+@dataclass(eq=False)
+class NeverPushed(Refusal):
+    """The article's card reached no chat: there is nothing to correct."""
+
+    article_id: int
+
+
+@dataclass(eq=False)
+class JobStillRunning(Refusal):
+    """A correction or retraction of the article is still running."""
+
+    article_id: int
+    broadcast_id: int
+
+
+@dataclass(eq=False)
+class Withdrawn(Refusal):
+    """The article has been retracted."""
+
+    article_id: int

@@ -191,6 +191,47 @@ _TEXTS: Final[dict[str, dict[str, str]]] = {
         "ar": "⚠️ تعذّرت قراءة خلاصة الأخبار {source}: {reason}\nستُعاد المحاولة على فترات متزايدة.",
         "en": "⚠️ The feed {source} could not be read: {reason}\nIt will be retried, less often.",
     },
+    "updated_at": {"ar": "حُدّثت {time}", "en": "updated {time}"},
+    "retracted_note": {
+        "ar": "سحبت غرفة الأخبار هذه القصة.",
+        "en": "This story was withdrawn by the newsroom.",
+    },
+    "story_withdrawn": {
+        "ar": "سُحبت هذه القصة.",
+        "en": "This story was withdrawn.",
+    },
+    "read_in_bot": {"ar": "اقرأ في البوت", "en": "Read in the bot"},
+    "correct_usage": {
+        "ar": "الاستخدام: /correct رقم_القصة",
+        "en": "Usage: /correct ARTICLE-ID",
+    },
+    "retract_usage": {
+        "ar": "الاستخدام: /retract رقم_القصة",
+        "en": "Usage: /retract ARTICLE-ID",
+    },
+    "correct_started": {
+        "ar": "التصحيح #{id} للقصة {article}: ستُعدّل {target} رسالة.",
+        "en": "Correction #{id} of article {article}: {target} messages to edit.",
+    },
+    "retract_started": {
+        "ar": "السحب #{id} للقصة {article}: ستُحذف {target} رسالة؛ أُلغي {cancelled} بث.",
+        "en": "Retraction #{id} of article {article}: {target} messages to delete; "
+        "{cancelled} broadcasts stopped.",
+    },
+    "never_pushed": {
+        "ar": "القصة {article} لم تُرسل إلى أحد بعد؛ لا شيء لتصحيحه.",
+        "en": "Article {article} has not been pushed to anyone; there is nothing to correct.",
+    },
+    "job_running": {
+        "ar": "العملية #{id} على القصة {article} ما زالت جارية؛ انتظر انتهاءها.",
+        "en": "Job #{id} on article {article} is still running; wait for it to finish.",
+    },
+    "article_withdrawn": {
+        "ar": "القصة {article} مسحوبة.",
+        "en": "Article {article} has been withdrawn.",
+    },
+    "kind_correct": {"ar": "تصحيح", "en": "correction"},
+    "kind_retract": {"ar": "سحب", "en": "retraction"},
     "status_scheduled": {"ar": "مجدول", "en": "scheduled"},
     "status_running": {"ar": "جارٍ", "en": "running"},
     "status_done": {"ar": "اكتمل", "en": "done"},
