@@ -36,7 +36,7 @@ def progress_table(rows: Sequence[Progress], zone: str) -> Table:
         b = progress.broadcast
         table.add_row(
             str(b.id),
-            b.status,
+            b.status if b.kind == "push" else f"{b.status} ({b.kind})",
             str(b.article_id),
             b.topic or "",
             local_time(b.due_at, zone),
