@@ -302,3 +302,41 @@ async def test_a_second_correction_while_one_runs_is_refused(
     )
     await finished(bot, 2)
     assert card(bot, READERS[0]).text_edits == 1
+
+
+async def test_a_correction_racing_a_running_broadcast_leaves_every_card_corrected(
+    bot: BotHarness, tmp_path: Path
+) -> None:
+    readers = range(5001, 5151)  # 5 s of sending at 30 a second
+    async with bot.app.bot_data.unit_of_work() as session:
+        for reader in readers:
+            await store.ensure_chat(
+                session=session,
+                chat_id=reader,
+                kind="private",
+                telegram_language="en",
+                now=utcnow(),
+            )
+            await store.subscribe(session=session, chat_id=reader, topic=None)
+    source = tmp_path / "night-buses.md"
+    source.write_text(ORIGINAL, encoding="utf-8")
+    article_id = (await ingest_file(bot, source)).article_id
+    await bot.say(OPERATOR, f"/publish {article_id}")
+    await bot.api.wait_for(
+        lambda: sum(1 for r in readers if bot.api.messages(r)) >= 10, timeout=10
+    )
+
+    source.write_text(revised_text(), encoding="utf-8")
+    await ingest_file(bot, source)
+    (reply,) = await bot.say(OPERATOR, f"/correct {article_id}")
+    assert reply.text.startswith("Correction #2")
+    await finished(bot, 1)
+    await finished(bot, 2)
+    for reader in readers:
+        (story,) = bot.api.messages(reader)
+        assert story.text.startswith(NEW_TITLE), reader
+        assert story.text_edits <= 1
+    async with bot.app.bot_data.unit_of_work() as session:
+        job = await broadcasts.broadcast_progress(session=session, broadcast_id=2)
+    assert job is not None and job.failed == 0
+    assert 10 <= job.broadcast.target_count < len(readers)  # the rest got the new card
