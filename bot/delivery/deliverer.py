@@ -86,6 +86,7 @@ class _Story:
     cards: dict[str, tuple[str, InlineKeyboardMarkup | None]]
     # push sends the card; correct and retract edit or delete the cards pushes sent.
     kind: str = "push"
+    topic: str | None = None
     # A job's time: the "updated HH:MM" line says it, the same however often a row is retried.
     created_at: datetime | None = None
 
@@ -100,6 +101,8 @@ class _Job:
     channel: bool = False
     # A correction or retraction: the story's cards in this chat.
     targets: tuple[edit_jobs.Target, ...] = ()
+    # A forum thread the group asked this story's topic to go to (`/here`).
+    thread_id: int | None = None
 
 
 class Deliverer:
@@ -383,8 +386,33 @@ class Deliverer:
             for broadcast_id in {claim.broadcast_id for claim in claims} - self._stories.keys():
                 await self._load_story(session, broadcast_id)
             targets = await self._targets(session, claims)
-            channels = await self._channels(session, claims)
-        return len(claimed), self._jobs(claimed, chats, targets, channels)
+            channel_ids = await self._channels(session, claims)
+            threads = await self._threads(session, claims, channel_ids)
+        return len(claimed), self._jobs(claimed, chats, targets, channel_ids, threads)
+
+    async def _threads(
+        self, session: AsyncSession, claims: list[Claim], channel_ids: set[int]
+    ) -> dict[tuple[int, int], int]:
+        """The forum thread each claimed push to a group goes to, where one was mapped."""
+        found: dict[tuple[int, int], int] = {}
+        groups: dict[int, list[Claim]] = {}
+        for claim in claims:
+            if claim.chat_id < 0 and claim.chat_id not in channel_ids:
+                groups.setdefault(claim.broadcast_id, []).append(claim)
+        for broadcast_id, group in groups.items():
+            story = self._stories.get(broadcast_id)
+            if story is None or story.kind != "push":
+                continue
+            threads = await channels.threads_for(
+                session=session,
+                article_id=story.article.id,
+                chat_ids={claim.chat_id for claim in group},
+                topic=story.topic,
+            )
+            for claim in group:
+                if claim.chat_id in threads:
+                    found[claim.key] = threads[claim.chat_id]
+        return found
 
     async def _forget_stale(self, session: AsyncSession, broadcast_ids: set[int]) -> None:
         """Drop cached stories whose article was revised since: a push goes on with the new
@@ -426,7 +454,8 @@ class Deliverer:
         claimed: list[Claim],
         chats: dict[int, tuple[bool, str | None, str | None]],
         targets: dict[tuple[int, int], tuple[edit_jobs.Target, ...]] | None = None,
-        channels: set[int] | None = None,
+        channel_ids: set[int] | None = None,
+        threads: dict[tuple[int, int], int] | None = None,
     ) -> list[_Job]:
         """The claims (now committed) as jobs; those given up on are only logged."""
         jobs = []
@@ -454,8 +483,9 @@ class Deliverer:
                     claim,
                     active,
                     language,
-                    channel=claim.chat_id in (channels or set()),
+                    channel=claim.chat_id in (channel_ids or set()),
                     targets=(targets or {}).get(claim.key, ()),
+                    thread_id=(threads or {}).get(claim.key),
                 )
             )
         return jobs
@@ -467,7 +497,7 @@ class Deliverer:
         article = await store.get_article(session=session, article_id=broadcast.article_id)
         if article is not None and (broadcast.kind == "retract" or article.retracted_at is None):
             self._stories[broadcast_id] = _Story(
-                broadcast_id, article, {}, broadcast.kind, broadcast.created_at
+                broadcast_id, article, {}, broadcast.kind, broadcast.topic, broadcast.created_at
             )
 
     def _card(
@@ -518,7 +548,7 @@ class Deliverer:
         logs.broadcast_id.set(claim.broadcast_id)  # this sender task's log lines name it
         pending = Outcome(claim.broadcast_id, claim.chat_id, "failed", claim.attempts)
         try:
-            return await self._attempt(job, pending)
+            outcome = await self._attempt(job, pending)
         except Exception as error:
             # A fault of ours or of a library, not of the chat: trying again would fail again
             # (or, had the message left, send it twice). Recorded and logged once.
@@ -528,6 +558,53 @@ class Deliverer:
                 extra=logs.about(claim.broadcast_id),
             )
             return replace(pending, attempts=claim.attempts + 1, error=_reason(error))
+        story = self._stories.get(claim.broadcast_id)
+        # A push to a channel; an inactive channel keeps the refusal that made it so.
+        if (
+            job.channel
+            and story is not None
+            and story.kind == "push"
+            and outcome.status != "queued"
+            and job.active
+        ):
+            await self._note_channel(outcome)
+        return outcome
+
+    async def _note_channel(self, outcome: Outcome) -> None:
+        """Keep Telegram's refusal to post to a channel where `/channels` shows it (once per
+        broadcast: a channel has one delivery in each)."""
+        error = None if outcome.status == "sent" else outcome.error
+        if error is not None:
+            log.warning(
+                "could not post to channel %s: %s",
+                outcome.chat_id,
+                error,
+                extra=logs.about(outcome.broadcast_id),
+            )
+        try:
+            async with unit_of_work(self.sessionmaker) as session:
+                await channels.record_channel_error(
+                    session=session, chat_id=outcome.chat_id, error=error, now=self.clock()
+                )
+        except Exception as failure:
+            log.warning("could not note the state of channel %s: %s", outcome.chat_id, failure)
+
+    async def _thread_gone(self, job: _Job, pending: Outcome, error: BadRequest) -> Outcome:
+        """The group's forum thread was deleted: forget it, and send to the group itself."""
+        assert job.thread_id is not None
+        async with unit_of_work(self.sessionmaker) as session:
+            await channels.forget_thread(
+                session=session, chat_id=job.claim.chat_id, thread_id=job.thread_id
+            )
+        log.warning(
+            "forum thread %s of chat %s is gone; its topics go to the group's main thread",
+            job.thread_id,
+            job.claim.chat_id,
+            extra=logs.about(job.claim.broadcast_id),
+        )
+        return replace(
+            pending, status="queued", attempts=pending.attempts + 1, error=_reason(error)
+        )
 
     async def _attempt(self, job: _Job, pending: Outcome) -> Outcome:
         claim = job.claim
@@ -544,6 +621,8 @@ class Deliverer:
             return await self._edit(job, story, pending)
         body, keyboard = self._card(story, job.language, job.channel)
         extra: dict[str, Any] = {"allow_paid_broadcast": True} if self.paid_broadcast else {}
+        if job.thread_id is not None:
+            extra["message_thread_id"] = job.thread_id
         with answers.watch() as answer:
             try:
                 message = await self.bot.send_message(
@@ -560,6 +639,12 @@ class Deliverer:
                 if answer.received:
                     # Telegram said ok; only reading its answer failed. The message is there.
                     return self._sent(pending, answer.message_id(), unreadable=error)
+                if (
+                    isinstance(error, BadRequest)
+                    and job.thread_id is not None
+                    and "message thread not found" in error.message.lower()
+                ):
+                    return await self._thread_gone(job, pending, error)
                 if isinstance(error, TelegramError):
                     return await self._refused(pending, error)
                 raise

@@ -81,3 +81,17 @@ class Withdrawn(Refusal):
     """The article has been retracted."""
 
     article_id: int
+
+
+@dataclass(eq=False)
+class BadChannel(Refusal):
+    """Not a channel's @username nor a channel id."""
+
+    name: str
+
+
+@dataclass(eq=False)
+class NoChannel(Refusal):
+    """Not one of the channels publishes go to."""
+
+    name: str

@@ -39,6 +39,7 @@ from bot.telegram.app import (
     report_feed_failure,
     report_missed,
 )
+from bot.telegram.channels import sync_channels
 from bot.telegram.context import Context, Services
 from db import broadcasts
 from db.lock import delivery_lock
@@ -156,6 +157,8 @@ async def running_bot(
             feeds=feeds,
         )
         app.bot_data.services = runtime
+        if settings.channels:
+            await sync_channels(app.bot, sessionmaker, settings.channels, clock)
         _schedule_jobs(jobs, scheduler, feeds)
         await app.start()
         stack.push_async_callback(_stop_handling, app)

@@ -232,6 +232,60 @@ _TEXTS: Final[dict[str, dict[str, str]]] = {
     },
     "kind_correct": {"ar": "تصحيح", "en": "correction"},
     "kind_retract": {"ar": "سحب", "en": "retraction"},
+    "channels_usage": {
+        "ar": "الاستخدام: /channels أو /channels add @القناة أو /channels remove @القناة",
+        "en": "Usage: /channels, /channels add @channel or /channels remove @channel",
+    },
+    "channels_none": {
+        "ar": "لا تُنشر القصص في أي قناة.",
+        "en": "Stories are not posted to any channel.",
+    },
+    "channels_header": {"ar": "القنوات:", "en": "Channels:"},
+    "channel_added": {
+        "ar": "ستُنشر القصص في {name} أيضًا.",
+        "en": "Stories will also be posted to {name}.",
+    },
+    "channel_exists": {
+        "ar": "القصص تُنشر في {name} بالفعل.",
+        "en": "Stories are already posted to {name}.",
+    },
+    "channel_removed": {
+        "ar": "لن تُنشر القصص في {name} بعد الآن.",
+        "en": "Stories will no longer be posted to {name}.",
+    },
+    "channel_unknown": {
+        "ar": "{name} ليست من قنواتنا.",
+        "en": "{name} is not one of our channels.",
+    },
+    "channel_not_found": {
+        "ar": "لم يجد تيليجرام القناة {name}.",
+        "en": "Telegram does not know the channel {name}.",
+    },
+    "channel_not_channel": {
+        "ar": "{name} ليست قناة.",
+        "en": "{name} is not a channel.",
+    },
+    "channel_not_admin": {
+        "ar": "البوت ليس مشرفًا يمكنه النشر في {name}: أضفه مشرفًا ثم أعد المحاولة.",
+        "en": "The bot is not an administrator that may post in {name}: make it one, "
+        "then try again.",
+    },
+    "here_usage": {
+        "ar": "الاستخدام: /here موضوع (داخل موضوع من مواضيع المجموعة)",
+        "en": "Usage: /here TOPIC (in a topic thread of the group)",
+    },
+    "here_not_thread": {
+        "ar": "اكتب /here داخل موضوع من مواضيع مجموعة منتدى.",
+        "en": "Send /here in a topic thread of a forum group.",
+    },
+    "here_not_admin": {
+        "ar": "هذا الأمر لمشرفي المجموعة فقط.",
+        "en": "Only the group's administrators may do that.",
+    },
+    "here_set": {
+        "ar": "ستصل قصص «{topic}» إلى هذا الموضوع.",
+        "en": "Stories of “{topic}” will come to this thread.",
+    },
     "status_scheduled": {"ar": "مجدول", "en": "scheduled"},
     "status_running": {"ar": "جارٍ", "en": "running"},
     "status_done": {"ar": "اكتمل", "en": "done"},
