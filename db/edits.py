@@ -88,12 +88,12 @@ async def was_pushed(*, session: AsyncSession, article_id: int) -> bool:
 
 
 async def cancel_pushes(*, session: AsyncSession, article_id: int, now: datetime) -> list[int]:
-    """Cancel every scheduled or running push of the article; the ids cancelled."""
+    """Cancel every scheduled or running push and correction of the article; the ids."""
     ids = list(
         await session.scalars(
             select(BroadcastRow.id).where(
                 BroadcastRow.article_id == article_id,
-                BroadcastRow.kind == "push",
+                BroadcastRow.kind.in_(("push", "correct")),
                 BroadcastRow.status.in_(OPEN_BROADCAST_STATUSES),
             )
         )

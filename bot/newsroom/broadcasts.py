@@ -59,8 +59,9 @@ async def schedule(
 ) -> Scheduled:
     """Schedule a broadcast of a stored article at WHEN, to one topic's subscribers or to all.
 
-    Refusals, in the order they are checked: BadWhen, NoArticle, BadTopic. With a `source`, a
-    message that asked before gets its broadcast back (created=False), whatever it says now.
+    Refusals, in the order they are checked: BadWhen, NoArticle, Withdrawn, BadTopic. With a
+    `source`, a message that asked before gets its broadcast back (created=False), whatever it
+    says now.
     """
     if source is not None:
         # Looked up before WHEN is read: "18:00" a day later means another time.
@@ -70,8 +71,11 @@ async def schedule(
         if existing is not None:
             return Scheduled(existing, created=False)
     due_at = due_time(when, now=now, zone=zone)
-    if await db.store.get_article(session=session, article_id=article_id) is None:
+    article = await db.store.get_article(session=session, article_id=article_id)
+    if article is None:
         raise refusals.NoArticle(article_id)
+    if article.retracted_at is not None:
+        raise refusals.Withdrawn(article_id)
     if topic is not None and not normalize_topic(topic):
         raise refusals.BadTopic(topic)
     if source is None:

@@ -56,16 +56,16 @@ async def retract(
 ) -> Job:
     """Withdraw the article: stop its pushes, delete its cards (a note where Telegram refuses).
 
-    Refusals: NoArticle, Withdrawn (already), JobStillRunning. An article never pushed is
-    withdrawn all the same, with a job of no rows.
+    Refusals: NoArticle, Withdrawn (already). A correction still running is stopped (what it
+    has not edited yet is deleted anyway). An article never pushed is withdrawn all the same,
+    with a job of no rows.
     """
     article = await db.store.get_article(session=session, article_id=article_id)
     if article is None:
         raise refusals.NoArticle(article_id)
-    if article.retracted_at is not None:
+    await _lock(session, article_id)
+    if not await db.revisions.retract_article(session=session, article_id=article_id, now=now):
         raise refusals.Withdrawn(article_id)
-    await _not_running(session, article_id)
-    await db.revisions.retract_article(session=session, article_id=article_id, now=now)
     cancelled = await db.edits.cancel_pushes(session=session, article_id=article_id, now=now)
     row = await db.edits.create_job(
         session=session, article_id=article_id, kind="retract", now=now, created_by=created_by
@@ -73,12 +73,16 @@ async def retract(
     return Job(row, cancelled)
 
 
-async def _not_running(session: AsyncSession, article_id: int) -> None:
-    # PostgreSQL: a second correction asked at the same moment waits here for the first to
-    # commit, and then sees it running. (SQLite's write lock already makes them take turns.)
+async def _lock(session: AsyncSession, article_id: int) -> None:
+    # PostgreSQL: a second job asked at the same moment waits here for the first to commit,
+    # and then sees it. (SQLite's write lock already makes them take turns.)
     await session.execute(
         select(ArticleRow.id).where(ArticleRow.id == article_id).with_for_update()
     )
+
+
+async def _not_running(session: AsyncSession, article_id: int) -> None:
+    await _lock(session, article_id)
     running = await db.edits.running_job(session=session, article_id=article_id)
     if running is not None:
         raise refusals.JobStillRunning(article_id, running)

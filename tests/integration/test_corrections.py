@@ -246,10 +246,9 @@ async def test_retract_deletes_cards_and_notes_those_too_old_to_delete(
     )
     assert await bot.answered(query) == "سُحبت هذه القصة."
 
-    (again,) = await bot.say(OPERATOR, f"/retract {article_id}")
-    assert again.text == f"Article {article_id} has been withdrawn."
-    (publish,) = await bot.say(OPERATOR, f"/correct {article_id}")
-    assert publish.text == f"Article {article_id} has been withdrawn."
+    for command in ("/retract", "/correct", "/publish"):
+        (again,) = await bot.say(OPERATOR, f"{command} {article_id}")
+        assert again.text == f"Article {article_id} has been withdrawn.", command
 
 
 async def test_retract_stops_a_scheduled_broadcast(bot: BotHarness) -> None:
@@ -340,3 +339,18 @@ async def test_a_correction_racing_a_running_broadcast_leaves_every_card_correct
         job = await broadcasts.broadcast_progress(session=session, broadcast_id=2)
     assert job is not None and job.failed == 0
     assert 10 <= job.broadcast.target_count < len(readers)  # the rest got the new card
+
+
+async def test_a_retraction_stops_a_running_correction(bot: BotHarness, tmp_path: Path) -> None:
+    article_id = await pushed(bot, READERS[:1])
+    source = tmp_path / "night-buses.md"
+    source.write_text(revised_text(), encoding="utf-8")
+    await ingest_file(bot, source)
+    bot.api.delay_next("editMessageText", 1, 2.0)
+    await bot.say(OPERATOR, f"/correct {article_id}")
+    await bot.api.wait_for(lambda: bot.api.calls("editMessageText"))
+    (reply,) = await bot.say(OPERATOR, f"/retract {article_id}")
+    assert reply.text.endswith("1 messages to delete; 1 broadcasts stopped.")
+    assert await job_status(bot, 2) == "cancelled"
+    await finished(bot, 3)
+    assert bot.api.messages(READERS[0])[1:] == []
