@@ -36,6 +36,7 @@ def progress_json(progress: Progress, zone: ZoneInfo) -> JsonDict:
     return {
         "id": b.id,
         "article_id": b.article_id,
+        "kind": b.kind,
         "status": b.status,
         "topic": b.topic,
         "due": local_time(b.due_at, zone),

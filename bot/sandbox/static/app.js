@@ -325,7 +325,14 @@ function renderNewsroom(data) {
     const button = el("button", "publish", "Publish");
     button.type = "button";
     button.addEventListener("click", () => sendText(publishCommand(article.id)));
-    action.append(button);
+    // A correction edits the pushed cards as the article now reads; a retraction deletes them.
+    const correct = el("button", "correct", "Correct");
+    correct.type = "button";
+    correct.addEventListener("click", () => sendText(`/correct ${article.id}`));
+    const retract = el("button", "retract", "Retract");
+    retract.type = "button";
+    retract.addEventListener("click", () => sendText(`/retract ${article.id}`));
+    action.append(button, correct, retract);
     row.append(title, topics, action);
     return row;
   });
@@ -335,7 +342,8 @@ function renderNewsroom(data) {
     const item = el("li", "broadcast status-" + b.status);
     item.dataset.broadcast = String(b.id);
     const head = el("div", "head");
-    const label = `#${b.id} · article ${b.article_id}${b.topic ? " · " + b.topic : ""}`;
+    const kind = b.kind && b.kind !== "push" ? ` · ${b.kind}` : "";
+    const label = `#${b.id}${kind} · article ${b.article_id}${b.topic ? " · " + b.topic : ""}`;
     head.append(el("strong", "", label), el("span", "state", b.status), el("span", "muted", b.due));
     const bar = el("progress");
     bar.max = Math.max(b.targets, 1);
@@ -373,6 +381,8 @@ async function main() {
   document.title = `${state.reader.name} · newsbot sandbox`;
   document.body.dataset.reader = String(state.reader.id);
   if (state.reader.operator && info.newsroom) $("newsroom").hidden = false;
+  // A channel's page only shows its posts: nobody types there.
+  if (state.reader.channel) $("composer").hidden = true;
 
   $("composer").addEventListener("submit", async (event) => {
     event.preventDefault();
