@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from bot.newsroom.clock import utcnow
 from bot.ops.runtime import running_bot
 from bot.sandbox.botapi.server import FakeBotApi
 from bot.sandbox.botapi.state import BotMessage
 from bot.settings import Settings
-from db import broadcasts
+from db import broadcasts, store
 from db.channels import list_channels
 from db.migrate import upgrade
 from tests.integration.bot_fixtures import OPERATOR, TOKEN, BotHarness
@@ -166,3 +167,59 @@ async def test_here_sends_a_topic_to_a_forum_thread(bot: BotHarness) -> None:
     assert card.message_thread_id is None
     thread_calls = [c for c in bot.api.calls("sendMessage") if c.get("message_thread_id")]
     assert len(thread_calls) == 2 + 3  # the card, its refused retry, and three answers
+
+
+async def test_300_readers_and_a_channel_pushed_corrected_and_retracted(
+    fake_api: FakeBotApi, database_url: str, tmp_path: Path
+) -> None:
+    await asyncio.to_thread(upgrade, database_url)
+    fake_api.add_channel(CHANNEL, username="city_news")
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        token=TOKEN,
+        api_url=fake_api.url,
+        database_url=database_url,
+        language="en",
+        operators=frozenset({OPERATOR}),
+        channels=("@city_news",),
+        # Paid broadcasts: the pacing is what test_pacing covers; here, the jobs' outcomes.
+        paid_broadcast=True,
+        rate=600,
+    )
+    readers = range(20_001, 20_301)
+    async with running_bot(settings) as runtime:
+        await runtime.poll(poll_timeout=1)
+        bot = BotHarness(runtime.app, fake_api, settings)
+        async with runtime.unit_of_work() as session:
+            for reader in readers:
+                await store.ensure_chat(
+                    session=session,
+                    chat_id=reader,
+                    kind="private",
+                    telegram_language="en",
+                    now=utcnow(),
+                )
+                await store.subscribe(session=session, chat_id=reader, topic=None)
+        source = tmp_path / "night-buses.md"
+        source.write_text((SAMPLES / "en-night-buses.md").read_text(encoding="utf-8"))
+        article_id = (await ingest_file(bot, source)).article_id
+        await bot.say(OPERATOR, f"/publish {article_id}")
+        await finished(bot, 1)
+        chats = [*readers, CHANNEL]
+        assert all(len(fake_api.messages(chat)) == 1 for chat in chats)
+
+        source.write_text(revised_text(), encoding="utf-8")
+        await ingest_file(bot, source)
+        (reply,) = await bot.say(OPERATOR, f"/correct {article_id}")
+        assert reply.text.endswith("301 messages to edit.")
+        await finished(bot, 2)
+        for chat in chats:
+            (card,) = fake_api.messages(chat)
+            assert card.text.startswith(NEW_TITLE) and card.text_edits == 1, chat
+
+        (reply,) = await bot.say(OPERATOR, f"/retract {article_id}")
+        assert "301 messages to delete" in reply.text
+        await finished(bot, 3)
+        assert all(fake_api.messages(chat) == [] for chat in chats)
+        (stats,) = await bot.say(OPERATOR, "/stats 3")
+        assert "sent 301 of 301" in stats.text
