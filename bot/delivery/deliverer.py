@@ -38,15 +38,14 @@ from telegram.error import (
 )
 from telegram.ext import ExtBot
 
-from bot.delivery import answers, edits
+from bot.delivery import answers, edits, routing
 from bot.delivery.pacing import Pace, retry_delay
 from bot.newsroom.clock import Clock, utcnow
 from bot.ops import logs
 from bot.settings import Settings
 from bot.telegram.messages import channel_card, story_card
 from bot.telegram.texts import choose_language
-from db import broadcasts, channels, store
-from db import edits as edit_jobs
+from db import broadcasts, store
 from db.broadcasts import Claim, Outcome
 from db.models import ArticleRow, BroadcastRow
 from db.session import unit_of_work
@@ -98,11 +97,7 @@ class _Job:
     claim: Claim
     active: bool
     language: str
-    channel: bool = False
-    # A correction or retraction: the story's cards in this chat.
-    targets: tuple[edit_jobs.Target, ...] = ()
-    # A forum thread the group asked this story's topic to go to (`/here`).
-    thread_id: int | None = None
+    route: routing.Route = routing.PLAIN
 
 
 class Deliverer:
@@ -136,8 +131,7 @@ class Deliverer:
         self.clock = clock
         self.on_recorded = on_recorded
         self.max_claims = max_claims
-        self.zone = zone
-        self.editor = edits.Editor(bot=bot, clock=clock, backoff_base=backoff_base)
+        self.editor = edits.Editor(bot=bot, clock=clock, zone=zone, backoff_base=backoff_base)
         # Left by a round that failed: outcomes not yet written, and claims that never reached
         # a sender. Both are settled before the next claim (see _settle).
         self._unwritten: list[Outcome] = []
@@ -382,80 +376,28 @@ class Deliverer:
                 chats = await broadcasts.chat_languages(
                     session=session, chat_ids={claim.chat_id for claim in claims}
                 )
-            await self._forget_stale(session, {claim.broadcast_id for claim in claims})
-            for broadcast_id in {claim.broadcast_id for claim in claims} - self._stories.keys():
-                await self._load_story(session, broadcast_id)
-            targets = await self._targets(session, claims)
-            channel_ids = await self._channels(session, claims)
-            threads = await self._threads(session, claims, channel_ids)
-        return len(claimed), self._jobs(claimed, chats, targets, channel_ids, threads)
-
-    async def _threads(
-        self, session: AsyncSession, claims: list[Claim], channel_ids: set[int]
-    ) -> dict[tuple[int, int], int]:
-        """The forum thread each claimed push to a group goes to, where one was mapped."""
-        found: dict[tuple[int, int], int] = {}
-        groups: dict[int, list[Claim]] = {}
-        for claim in claims:
-            if claim.chat_id < 0 and claim.chat_id not in channel_ids:
-                groups.setdefault(claim.broadcast_id, []).append(claim)
-        for broadcast_id, group in groups.items():
-            story = self._stories.get(broadcast_id)
-            if story is None or story.kind != "push":
-                continue
-            threads = await channels.threads_for(
-                session=session,
-                article_id=story.article.id,
-                chat_ids={claim.chat_id for claim in group},
-                topic=story.topic,
-            )
-            for claim in group:
-                if claim.chat_id in threads:
-                    found[claim.key] = threads[claim.chat_id]
-        return found
-
-    async def _forget_stale(self, session: AsyncSession, broadcast_ids: set[int]) -> None:
-        """Drop cached stories whose article was revised since: a push goes on with the new
-        text, so a correction racing it need not edit what it sends from now on."""
-        cached = {bid: self._stories[bid] for bid in broadcast_ids if bid in self._stories}
-        states = await edit_jobs.article_states(
-            session=session, article_ids={story.article.id for story in cached.values()}
-        )
-        for broadcast_id, story in cached.items():
-            state = states.get(story.article.id)
-            if state is None or state[0] != story.article.revision:
+            wanted = {claim.broadcast_id for claim in claims}
+            for broadcast_id in await routing.stale(session=session, known=self._known(wanted)):
                 del self._stories[broadcast_id]
-
-    async def _targets(
-        self, session: AsyncSession, claims: list[Claim]
-    ) -> dict[tuple[int, int], tuple[edit_jobs.Target, ...]]:
-        """The cards each claimed row of a correction or retraction acts on."""
-        found: dict[tuple[int, int], tuple[edit_jobs.Target, ...]] = {}
-        by_article: dict[int, list[Claim]] = {}
-        for claim in claims:
-            story = self._stories.get(claim.broadcast_id)
-            if story is not None and story.kind != "push":
-                by_article.setdefault(story.article.id, []).append(claim)
-        for article_id, group in by_article.items():
-            cards = await edit_jobs.targets(
-                session=session, article_id=article_id, chat_ids={c.chat_id for c in group}
+            for broadcast_id in wanted - self._stories.keys():
+                await self._load_story(session, broadcast_id)
+            routes = await routing.routes(
+                session=session, claims=claims, known=self._known(wanted)
             )
-            for claim in group:
-                found[claim.key] = tuple(cards.get(claim.chat_id, ()))
-        return found
+        return len(claimed), self._jobs(claimed, chats, routes)
 
-    async def _channels(self, session: AsyncSession, claims: list[Claim]) -> set[int]:
-        """Which of the claimed chats are channels (their card links to the bot instead)."""
-        candidates = {claim.chat_id for claim in claims if claim.chat_id < 0}
-        return await channels.channel_ids(session=session, chat_ids=candidates)
+    def _known(self, broadcast_ids: set[int]) -> dict[int, routing.Known]:
+        return {
+            bid: routing.Known(s.kind, s.article.id, s.article.revision, s.topic)
+            for bid in broadcast_ids
+            if (s := self._stories.get(bid)) is not None
+        }
 
     def _jobs(
         self,
         claimed: list[Claim],
         chats: dict[int, tuple[bool, str | None, str | None]],
-        targets: dict[tuple[int, int], tuple[edit_jobs.Target, ...]] | None = None,
-        channel_ids: set[int] | None = None,
-        threads: dict[tuple[int, int], int] | None = None,
+        routes: dict[tuple[int, int], routing.Route] | None = None,
     ) -> list[_Job]:
         """The claims (now committed) as jobs; those given up on are only logged."""
         jobs = []
@@ -478,16 +420,8 @@ class Deliverer:
                 )
             active, chosen, telegram_language = chats.get(claim.chat_id, (True, None, None))
             language = choose_language(chosen, telegram_language, self.default_language)
-            jobs.append(
-                _Job(
-                    claim,
-                    active,
-                    language,
-                    channel=claim.chat_id in (channel_ids or set()),
-                    targets=(targets or {}).get(claim.key, ()),
-                    thread_id=(threads or {}).get(claim.key),
-                )
-            )
+            route = (routes or {}).get(claim.key, routing.PLAIN)
+            jobs.append(_Job(claim, active, language, route))
         return jobs
 
     async def _load_story(self, session: AsyncSession, broadcast_id: int) -> None:
@@ -513,35 +447,6 @@ class Deliverer:
             story.cards[key] = card
         return card
 
-    async def _edit(self, job: _Job, story: _Story, pending: Outcome) -> Outcome:
-        """A row of a correction or retraction: edit or delete the story's cards here."""
-        moment = story.created_at or self.clock()
-        channel_of = self.bot.username if job.channel else None
-        if story.kind == "retract":
-            note = edits.retraction_note(story.article, job.language)
-            body, caption, keyboard = note, note, None
-        else:
-            body, keyboard = edits.corrected_card(
-                story.article, job.language, moment=moment, zone=self.zone, channel_of=channel_of
-            )
-            caption, _ = edits.corrected_card(
-                story.article,
-                job.language,
-                moment=moment,
-                zone=self.zone,
-                channel_of=channel_of,
-                limit=edits.CAPTION_UTF16,
-            )
-        return await self.editor.carry_out(
-            kind=story.kind,
-            chat_id=job.claim.chat_id,
-            targets=job.targets,
-            body=body,
-            caption=caption,
-            keyboard=keyboard,
-            pending=pending,
-        )
-
     async def _deliver(self, job: _Job) -> Outcome:
         """Send one story card and say what happened; never raises (but CancelledError)."""
         claim = job.claim
@@ -560,51 +465,10 @@ class Deliverer:
             return replace(pending, attempts=claim.attempts + 1, error=_reason(error))
         story = self._stories.get(claim.broadcast_id)
         # A push to a channel; an inactive channel keeps the refusal that made it so.
-        if (
-            job.channel
-            and story is not None
-            and story.kind == "push"
-            and outcome.status != "queued"
-            and job.active
-        ):
-            await self._note_channel(outcome)
+        pushed = story is not None and story.kind == "push" and outcome.status != "queued"
+        if job.route.channel and pushed and job.active:
+            await routing.note_channel(self.sessionmaker, outcome, self.clock())
         return outcome
-
-    async def _note_channel(self, outcome: Outcome) -> None:
-        """Keep Telegram's refusal to post to a channel where `/channels` shows it (once per
-        broadcast: a channel has one delivery in each)."""
-        error = None if outcome.status == "sent" else outcome.error
-        if error is not None:
-            log.warning(
-                "could not post to channel %s: %s",
-                outcome.chat_id,
-                error,
-                extra=logs.about(outcome.broadcast_id),
-            )
-        try:
-            async with unit_of_work(self.sessionmaker) as session:
-                await channels.record_channel_error(
-                    session=session, chat_id=outcome.chat_id, error=error, now=self.clock()
-                )
-        except Exception as failure:
-            log.warning("could not note the state of channel %s: %s", outcome.chat_id, failure)
-
-    async def _thread_gone(self, job: _Job, pending: Outcome, error: BadRequest) -> Outcome:
-        """The group's forum thread was deleted: forget it, and send to the group itself."""
-        assert job.thread_id is not None
-        async with unit_of_work(self.sessionmaker) as session:
-            await channels.forget_thread(
-                session=session, chat_id=job.claim.chat_id, thread_id=job.thread_id
-            )
-        log.warning(
-            "forum thread %s of chat %s is gone; its topics go to the group's main thread",
-            job.thread_id,
-            job.claim.chat_id,
-            extra=logs.about(job.claim.broadcast_id),
-        )
-        return replace(
-            pending, status="queued", attempts=pending.attempts + 1, error=_reason(error)
-        )
 
     async def _attempt(self, job: _Job, pending: Outcome) -> Outcome:
         claim = job.claim
@@ -618,11 +482,20 @@ class Deliverer:
         if not job.active:
             return replace(pending, status="skipped", error="chat is inactive")
         if story.kind != "push":
-            return await self._edit(job, story, pending)
-        body, keyboard = self._card(story, job.language, job.channel)
+            return await self.editor.job_row(
+                kind=story.kind,
+                article=story.article,
+                language=job.language,
+                chat_id=claim.chat_id,
+                targets=job.route.targets,
+                moment=story.created_at or self.clock(),
+                channel_of=self.bot.username if job.route.channel else None,
+                pending=pending,
+            )
+        body, keyboard = self._card(story, job.language, job.route.channel)
         extra: dict[str, Any] = {"allow_paid_broadcast": True} if self.paid_broadcast else {}
-        if job.thread_id is not None:
-            extra["message_thread_id"] = job.thread_id
+        if job.route.thread_id is not None:
+            extra["message_thread_id"] = job.route.thread_id
         with answers.watch() as answer:
             try:
                 message = await self.bot.send_message(
@@ -639,12 +512,11 @@ class Deliverer:
                 if answer.received:
                     # Telegram said ok; only reading its answer failed. The message is there.
                     return self._sent(pending, answer.message_id(), unreadable=error)
-                if (
-                    isinstance(error, BadRequest)
-                    and job.thread_id is not None
-                    and "message thread not found" in error.message.lower()
-                ):
-                    return await self._thread_gone(job, pending, error)
+                thread = job.route.thread_id
+                if isinstance(error, BadRequest) and thread and "thread not found" in str(error):
+                    # Sent again at once, to the group itself.
+                    await routing.forget_thread(self.sessionmaker, claim, thread)
+                    return replace(pending, status="queued", error=_reason(error))
                 if isinstance(error, TelegramError):
                     return await self._refused(pending, error)
                 raise

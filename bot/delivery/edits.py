@@ -111,10 +111,52 @@ def retraction_note(article: ArticleRow, language: str) -> str:
 class Editor:
     """Makes the requests of one job row: every card in the chat, edited or deleted."""
 
-    def __init__(self, *, bot: ExtBot[Pace], clock: Clock, backoff_base: float = 1.0) -> None:
+    def __init__(
+        self, *, bot: ExtBot[Pace], clock: Clock, zone: str = "UTC", backoff_base: float = 1.0
+    ) -> None:
         self.bot = bot
         self.clock = clock
+        self.zone = zone
         self.backoff_base = backoff_base
+
+    async def job_row(
+        self,
+        *,
+        kind: str,
+        article: ArticleRow,
+        language: str,
+        chat_id: int,
+        targets: Sequence[Target],
+        moment: datetime,
+        channel_of: str | None,
+        pending: Outcome,
+    ) -> Outcome:
+        """One row of a correction (the card as it now reads, stamped with the job's time) or
+        of a retraction (deleted, or a note where it can no longer be deleted)."""
+        if kind == "retract":
+            note = retraction_note(article, language)
+            body, caption, keyboard = note, note, None
+        else:
+            body, keyboard = corrected_card(
+                article, language, moment=moment, zone=self.zone, channel_of=channel_of
+            )
+            caption, _ = corrected_card(
+                article,
+                language,
+                moment=moment,
+                zone=self.zone,
+                channel_of=channel_of,
+                limit=CAPTION_UTF16,
+            )
+        return await self.carry_out(
+            kind=kind,
+            chat_id=chat_id,
+            targets=targets,
+            body=body,
+            caption=caption,
+            keyboard=keyboard,
+            pending=pending,
+        )
 
     async def carry_out(
         self,
