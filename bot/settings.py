@@ -72,6 +72,8 @@ class Settings(BaseSettings):
     # A broadcast overdue by more than this when the bot (re)starts is reported, not sent.
     broadcast_grace: timedelta = Field(default=timedelta(hours=6), ge=timedelta(0))
     feeds: Annotated[tuple[str, ...], NoDecode] = ()
+    # Channels (@username or id) every publish also posts to, besides those added in the chat.
+    channels: Annotated[tuple[str, ...], NoDecode] = ()
     feed_interval: timedelta = Field(default=timedelta(minutes=5), gt=timedelta(0))
     # Sources named by URL (ingest and feeds): whether loopback, private and link-local
     # addresses may be fetched, and how many seconds one source may take, redirects included.
@@ -93,6 +95,13 @@ class Settings(BaseSettings):
                 return frozenset(int(part) for part in value.split(",") if part.strip())
             except ValueError:
                 raise ValueError("must be comma-separated user ids") from None
+        return value
+
+    @field_validator("channels", mode="before")
+    @classmethod
+    def _split_channels(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
     @field_validator("feeds", mode="before")

@@ -99,6 +99,11 @@ class ArticleRow(Base):
     sort_at: Mapped[datetime]
     related: Mapped[list[str]] = mapped_column(JSON)
     section_count: Mapped[int] = mapped_column(Integer)
+    # Raised each time a re-ingest changes the stored text in place (0: as first stored).
+    revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    revised_at: Mapped[datetime | None]
+    # Withdrawn by the newsroom: no longer listed, opened or pushed.
+    retracted_at: Mapped[datetime | None]
 
     sections: Mapped[list[SectionRow]] = relationship(
         back_populates="article",
@@ -232,6 +237,9 @@ class ReadingRow(Base):
     updated_at: Mapped[datetime]
 
 
+BroadcastKind = Literal["push", "correct", "retract"]
+BROADCAST_KINDS: tuple[str, ...] = get_args(BroadcastKind)
+
 BroadcastStatus = Literal["scheduled", "running", "done", "cancelled", "missed"]
 BROADCAST_STATUSES: tuple[str, ...] = get_args(BroadcastStatus)
 
@@ -266,10 +274,16 @@ class BroadcastRow(Base):
     # Goes to every target at once, through quiet hours, digests and daily caps.
     breaking: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
+    # push: send the card; correct: edit the cards a push sent; retract: delete them.
+    kind: Mapped[str] = mapped_column(String(16), default="push", server_default="push")
+
     __table_args__ = (
         CheckConstraint(
             "status IN ({})".format(", ".join(f"'{s}'" for s in BROADCAST_STATUSES)),
             name="status",
+        ),
+        CheckConstraint(
+            "kind IN ({})".format(", ".join(f"'{k}'" for k in BROADCAST_KINDS)), name="kind"
         ),
         Index("ix_broadcasts_status_due_at", "status", "due_at"),
         UniqueConstraint("source_chat_id", "source_message_id"),
@@ -367,3 +381,30 @@ class DigestItemRow(Base):
     )
 
     __table_args__ = (Index("ix_digest_items_chat_id_digest_id", "chat_id", "digest_id"),)
+
+
+class ChannelRow(Base):
+    """A channel every publish also posts to, as an operator or NEWSBOT_CHANNELS named it."""
+
+    __tablename__ = "channels"
+
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    # As named: "@username" or the numeric id.
+    name: Mapped[str] = mapped_column(Text)
+    added_at: Mapped[datetime]
+    added_by: Mapped[int | None] = mapped_column(BigInteger)
+    # Telegram's last refusal to post there, kept until a post succeeds again.
+    error: Mapped[str | None] = mapped_column(Text)
+    error_at: Mapped[datetime | None]
+
+
+class ForumThreadRow(Base):
+    """Stories of one topic go to this thread of a forum supergroup (`/here TOPIC`)."""
+
+    __tablename__ = "forum_threads"
+
+    chat_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("chats.chat_id", ondelete="CASCADE"), primary_key=True
+    )
+    topic: Mapped[str] = mapped_column(Text, primary_key=True)
+    thread_id: Mapped[int] = mapped_column(BigInteger)

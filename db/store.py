@@ -191,7 +191,12 @@ async def list_articles(
     *, session: AsyncSession, limit: int = 20, topics: Collection[str] | None = None
 ) -> list[ArticleRow]:
     """Return the newest articles, optionally only those with one of the topics."""
-    stmt = select(ArticleRow).order_by(ArticleRow.sort_at.desc(), ArticleRow.id.desc())
+    stmt = (
+        select(ArticleRow)
+        # A withdrawn story is listed nowhere.
+        .where(ArticleRow.retracted_at.is_(None))
+        .order_by(ArticleRow.sort_at.desc(), ArticleRow.id.desc())
+    )
     if topics is not None:
         wanted = {normalize_topic(topic) for topic in topics} - {""}
         if not wanted:

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from bot.cli import articles, broadcasts, sandbox, service
+from bot.cli import articles, broadcasts, corrections, sandbox, service
 
 app = typer.Typer(
     help="newsbot: a Telegram news bot for Arabic and English articles.",
@@ -49,6 +49,8 @@ app.command()(broadcasts.publish)
 app.command("broadcasts")(broadcasts.list_broadcasts)
 app.command()(broadcasts.cancel)
 app.command()(broadcasts.stats)
+app.command()(corrections.correct)
+app.command()(corrections.retract)
 app.command()(articles.articles)
 app.add_typer(service.db_app, name="db")
 app.command()(service.run)

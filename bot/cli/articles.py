@@ -105,7 +105,11 @@ def ingest(
 
 def _ingested_line(item: Ingested) -> str:
     stored = item.stored
-    note = "" if stored.created else "\t(already stored)"
+    note = ""
+    if stored.updated:
+        note = "\t(updated)"
+    elif not stored.created:
+        note = "\t(already stored)"
     if item.broadcast_id is not None:
         note += f"\tbroadcast #{item.broadcast_id}"
     return f"{stored.article_id}\t{stored.sections}\t{stored.title}{note}"

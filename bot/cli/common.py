@@ -90,6 +90,12 @@ def refusal_reason(refusal: refusals.Refusal) -> str:
                 f"unknown topic {topic!r}: no article has it and no reader follows it "
                 f"(known topics: {listed})"
             )
+        case refusals.NeverPushed(article_id=article_id):
+            return f"article {article_id} has not been pushed to anyone: nothing to correct"
+        case refusals.JobStillRunning(article_id=article_id, broadcast_id=broadcast_id):
+            return f"job #{broadcast_id} on article {article_id} is still running"
+        case refusals.Withdrawn(article_id=article_id):
+            return f"article {article_id} has been withdrawn"
     return f"refused: {refusal!r}"
 
 

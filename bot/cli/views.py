@@ -33,6 +33,7 @@ ARTICLE_KEYS = ("id", "published", "sections", "language", "topics", "title", "u
 BROADCAST_KEYS = (
     "id",
     "status",
+    "kind",
     "article_id",
     "title",
     "topic",
@@ -91,6 +92,8 @@ def broadcast_record(progress: Progress, details: Details | None, zone: str) -> 
     return {
         "id": b.id,
         "status": b.status,
+        # push (a story to readers), correct or retract (edits of the cards a push sent).
+        "kind": b.kind,
         "article_id": b.article_id,
         "title": details.title if details else None,
         "topic": b.topic,
@@ -104,6 +107,12 @@ def broadcast_record(progress: Progress, details: Details | None, zone: str) -> 
         "dropped": progress.dropped,
         "readers": progress.readers,
     }
+
+
+def status_of(record: Mapping[str, Any]) -> str:
+    """The status, with the kind of job when it is not a push: "running (correct)"."""
+    kind = record.get("kind", "push")
+    return record["status"] if kind == "push" else f"{record['status']} ({kind})"
 
 
 def sent_of(record: Mapping[str, Any]) -> str:
@@ -177,7 +186,7 @@ def progress_table(records: Sequence[Mapping[str, Any]], zone: str) -> Table:
         title = record["title"]
         table.add_row(
             str(record["id"]),
-            record["status"],
+            status_of(record),
             sent_of(record),
             _other_counts(record),
             str(record["readers"]),
@@ -198,7 +207,7 @@ def stats_line(record: Mapping[str, Any]) -> str:
     else:
         counts = f"{record['sent']}/{record['targets']} sent"
     return (
-        f"broadcast #{record['id']} ({record['status']}): {counts} · "
+        f"broadcast #{record['id']} ({status_of(record)}): {counts} · "
         f"{record['skipped']} skipped · {record['failed']} failed · "
         f"{record['waiting']} waiting · {record['dropped']} dropped · "
         f"{record['readers']} {OPENED_READ_MORE}"

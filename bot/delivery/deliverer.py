@@ -22,7 +22,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -38,12 +38,12 @@ from telegram.error import (
 )
 from telegram.ext import ExtBot
 
-from bot.delivery import answers
+from bot.delivery import answers, edits, routing
 from bot.delivery.pacing import Pace, retry_delay
 from bot.newsroom.clock import Clock, utcnow
 from bot.ops import logs
 from bot.settings import Settings
-from bot.telegram.messages import story_card
+from bot.telegram.messages import channel_card, story_card
 from bot.telegram.texts import choose_language
 from db import broadcasts, store
 from db.broadcasts import Claim, Outcome
@@ -83,6 +83,11 @@ class _Story:
     broadcast_id: int
     article: ArticleRow
     cards: dict[str, tuple[str, InlineKeyboardMarkup | None]]
+    # push sends the card; correct and retract edit or delete the cards pushes sent.
+    kind: str = "push"
+    topic: str | None = None
+    # A job's time: the "updated HH:MM" line says it, the same however often a row is retried.
+    created_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +97,7 @@ class _Job:
     claim: Claim
     active: bool
     language: str
+    route: routing.Route = routing.PLAIN
 
 
 class Deliverer:
@@ -111,6 +117,7 @@ class Deliverer:
         clock: Clock = utcnow,
         on_recorded: Callable[[Sequence[Outcome]], None] | None = None,
         max_claims: int = broadcasts.MAX_CLAIMS,
+        zone: str = "UTC",
     ) -> None:
         self.bot = bot
         self.sessionmaker = sessionmaker
@@ -124,6 +131,7 @@ class Deliverer:
         self.clock = clock
         self.on_recorded = on_recorded
         self.max_claims = max_claims
+        self.editor = edits.Editor(bot=bot, clock=clock, zone=zone, backoff_base=backoff_base)
         # Left by a round that failed: outcomes not yet written, and claims that never reached
         # a sender. Both are settled before the next claim (see _settle).
         self._unwritten: list[Outcome] = []
@@ -159,6 +167,7 @@ class Deliverer:
             backoff_base=backoff_base,
             clock=clock,
             on_recorded=on_recorded,
+            zone=settings.timezone,
         )
 
     def wake(self) -> None:
@@ -367,12 +376,28 @@ class Deliverer:
                 chats = await broadcasts.chat_languages(
                     session=session, chat_ids={claim.chat_id for claim in claims}
                 )
-            for broadcast_id in {claim.broadcast_id for claim in claims} - self._stories.keys():
+            wanted = {claim.broadcast_id for claim in claims}
+            for broadcast_id in await routing.stale(session=session, known=self._known(wanted)):
+                del self._stories[broadcast_id]
+            for broadcast_id in wanted - self._stories.keys():
                 await self._load_story(session, broadcast_id)
-        return len(claimed), self._jobs(claimed, chats)
+            routes = await routing.routes(
+                session=session, claims=claims, known=self._known(wanted)
+            )
+        return len(claimed), self._jobs(claimed, chats, routes)
+
+    def _known(self, broadcast_ids: set[int]) -> dict[int, routing.Known]:
+        return {
+            bid: routing.Known(s.kind, s.article.id, s.article.revision, s.topic)
+            for bid in broadcast_ids
+            if (s := self._stories.get(bid)) is not None
+        }
 
     def _jobs(
-        self, claimed: list[Claim], chats: dict[int, tuple[bool, str | None, str | None]]
+        self,
+        claimed: list[Claim],
+        chats: dict[int, tuple[bool, str | None, str | None]],
+        routes: dict[tuple[int, int], routing.Route] | None = None,
     ) -> list[_Job]:
         """The claims (now committed) as jobs; those given up on are only logged."""
         jobs = []
@@ -395,7 +420,8 @@ class Deliverer:
                 )
             active, chosen, telegram_language = chats.get(claim.chat_id, (True, None, None))
             language = choose_language(chosen, telegram_language, self.default_language)
-            jobs.append(_Job(claim, active, language))
+            route = (routes or {}).get(claim.key, routing.PLAIN)
+            jobs.append(_Job(claim, active, language, route))
         return jobs
 
     async def _load_story(self, session: AsyncSession, broadcast_id: int) -> None:
@@ -403,13 +429,22 @@ class Deliverer:
         if broadcast is None:
             return
         article = await store.get_article(session=session, article_id=broadcast.article_id)
-        if article is not None:
-            self._stories[broadcast_id] = _Story(broadcast_id, article, {})
+        if article is not None and (broadcast.kind == "retract" or article.retracted_at is None):
+            self._stories[broadcast_id] = _Story(
+                broadcast_id, article, {}, broadcast.kind, broadcast.topic, broadcast.created_at
+            )
 
-    def _card(self, story: _Story, language: str) -> tuple[str, InlineKeyboardMarkup | None]:
-        card = story.cards.get(language)
+    def _card(
+        self, story: _Story, language: str, channel: bool = False
+    ) -> tuple[str, InlineKeyboardMarkup | None]:
+        key = f"{language}:channel" if channel else language
+        card = story.cards.get(key)
         if card is None:
-            card = story.cards[language] = story_card(story.article, language)
+            if channel:
+                card = channel_card(story.article, language, self.bot.username)
+            else:
+                card = story_card(story.article, language)
+            story.cards[key] = card
         return card
 
     async def _deliver(self, job: _Job) -> Outcome:
@@ -418,7 +453,7 @@ class Deliverer:
         logs.broadcast_id.set(claim.broadcast_id)  # this sender task's log lines name it
         pending = Outcome(claim.broadcast_id, claim.chat_id, "failed", claim.attempts)
         try:
-            return await self._attempt(job, pending)
+            outcome = await self._attempt(job, pending)
         except Exception as error:
             # A fault of ours or of a library, not of the chat: trying again would fail again
             # (or, had the message left, send it twice). Recorded and logged once.
@@ -428,6 +463,12 @@ class Deliverer:
                 extra=logs.about(claim.broadcast_id),
             )
             return replace(pending, attempts=claim.attempts + 1, error=_reason(error))
+        story = self._stories.get(claim.broadcast_id)
+        # A push to a channel; an inactive channel keeps the refusal that made it so.
+        pushed = story is not None and story.kind == "push" and outcome.status != "queued"
+        if job.route.channel and pushed and job.active:
+            await routing.note_channel(self.sessionmaker, outcome, self.clock())
+        return outcome
 
     async def _attempt(self, job: _Job, pending: Outcome) -> Outcome:
         claim = job.claim
@@ -440,10 +481,23 @@ class Deliverer:
             return replace(pending, error="the article is gone")
         if not job.active:
             return replace(pending, status="skipped", error="chat is inactive")
-        body, keyboard = self._card(story, job.language)
+        if story.kind != "push":
+            return await self.editor.job_row(
+                kind=story.kind,
+                article=story.article,
+                language=job.language,
+                chat_id=claim.chat_id,
+                targets=job.route.targets,
+                moment=story.created_at or self.clock(),
+                channel_of=self.bot.username if job.route.channel else None,
+                pending=pending,
+            )
+        body, keyboard = self._card(story, job.language, job.route.channel)
         extra: dict[str, Any] = {"allow_paid_broadcast": True} if self.paid_broadcast else {}
         if claim.silent:
             extra["disable_notification"] = True
+        if job.route.thread_id is not None:
+            extra["message_thread_id"] = job.route.thread_id
         with answers.watch() as answer:
             try:
                 message = await self.bot.send_message(
@@ -460,6 +514,11 @@ class Deliverer:
                 if answer.received:
                     # Telegram said ok; only reading its answer failed. The message is there.
                     return self._sent(pending, answer.message_id(), unreadable=error)
+                thread = job.route.thread_id
+                if isinstance(error, BadRequest) and thread and "thread not found" in str(error):
+                    # Sent again at once, to the group itself.
+                    await routing.forget_thread(self.sessionmaker, claim, thread)
+                    return replace(pending, status="queued", error=_reason(error))
                 if isinstance(error, TelegramError):
                     return await self._refused(pending, error)
                 raise

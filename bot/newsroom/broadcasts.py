@@ -61,9 +61,10 @@ async def schedule(
 ) -> Scheduled:
     """Schedule a broadcast of a stored article at WHEN, to one topic's subscribers or to all.
 
-    Refusals, in the order they are checked: BadWhen, NoArticle, BadTopic. With a `source`, a
-    message that asked before gets its broadcast back (created=False), whatever it says now.
-    A `breaking` broadcast reaches every target at once, through quiet hours, digests and caps.
+    Refusals, in the order they are checked: BadWhen, NoArticle, Withdrawn, BadTopic. With a
+    `source`, a message that asked before gets its broadcast back (created=False), whatever it
+    says now. A `breaking` broadcast reaches every target at once, through quiet hours, digests
+    and caps.
     """
     if source is not None:
         # Looked up before WHEN is read: "18:00" a day later means another time.
@@ -73,8 +74,11 @@ async def schedule(
         if existing is not None:
             return Scheduled(existing, created=False)
     due_at = due_time(when, now=now, zone=zone)
-    if await db.store.get_article(session=session, article_id=article_id) is None:
+    article = await db.store.get_article(session=session, article_id=article_id)
+    if article is None:
         raise refusals.NoArticle(article_id)
+    if article.retracted_at is not None:
+        raise refusals.Withdrawn(article_id)
     if topic is not None and not normalize_topic(topic):
         raise refusals.BadTopic(topic)
     if source is None:

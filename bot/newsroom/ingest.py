@@ -20,7 +20,7 @@ from content.errors import ContentError
 from content.sources import ParsedSource
 from content.split import MAX_SECTION_UTF16, split_article
 from content.summary import summarize
-from db import broadcasts, store
+from db import broadcasts, revisions, store
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,8 @@ class Stored:
     sections: int
     title: str
     created: bool
+    # Already stored under its URL with other words: revised in place (same id).
+    updated: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +136,20 @@ async def store_rendered(
             summary=item.summary,
             now=now,
         )
-        stored.append(Stored(row.id, row.section_count, row.title, created))
+        updated = False
+        if not created and row.url is not None and row.url == (item.article.url or None):
+            revised = await revisions.revise_article(
+                session=session,
+                article_id=row.id,
+                article=item.article,
+                sections=item.sections,
+                summary=item.summary,
+                now=now,
+            )
+            if revised is not None:
+                row, updated = revised, True
+                log.info("article %s revised (revision %s)", row.id, row.revision)
+        stored.append(Stored(row.id, row.section_count, row.title, created, updated))
         if created:
             _check_link(row.id, row.title, row.url)
     return stored

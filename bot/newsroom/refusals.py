@@ -67,3 +67,39 @@ class UnknownTopic(Refusal):
 
     topic: str
     known: tuple[str, ...]
+
+
+@dataclass(eq=False)
+class NeverPushed(Refusal):
+    """The article's card reached no chat: there is nothing to correct."""
+
+    article_id: int
+
+
+@dataclass(eq=False)
+class JobStillRunning(Refusal):
+    """A correction or retraction of the article is still running."""
+
+    article_id: int
+    broadcast_id: int
+
+
+@dataclass(eq=False)
+class Withdrawn(Refusal):
+    """The article has been retracted."""
+
+    article_id: int
+
+
+@dataclass(eq=False)
+class BadChannel(Refusal):
+    """Not a channel's @username nor a channel id."""
+
+    name: str
+
+
+@dataclass(eq=False)
+class NoChannel(Refusal):
+    """Not one of the channels publishes go to."""
+
+    name: str

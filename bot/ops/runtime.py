@@ -40,6 +40,7 @@ from bot.telegram.app import (
     report_feed_failure,
     report_missed,
 )
+from bot.telegram.channels import sync_channels
 from bot.telegram.context import Context, Services
 from db import broadcasts
 from db.lock import delivery_lock
@@ -168,6 +169,8 @@ async def running_bot(
             digests=digest_sender,
         )
         app.bot_data.services = runtime
+        if settings.channels:
+            await sync_channels(app.bot, sessionmaker, settings.channels, clock)
         _schedule_jobs(jobs, scheduler, feeds)
         _schedule_digests(jobs, scheduler, digest_sender)
         await app.start()

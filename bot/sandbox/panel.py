@@ -46,6 +46,7 @@ def progress_json(
         "article_id": b.article_id,
         "title": details.title if details else None,
         "audience": details.audience if details else None,
+        "kind": b.kind,
         "status": b.status,
         "topic": b.topic,
         "due": local_time(b.due_at, zone),

@@ -27,7 +27,7 @@ from bot.ops.runtime import running_bot
 from bot.ops.serving import Service
 from bot.sandbox.botapi.server import DEFAULT_TOKEN, FakeBotApi
 from bot.sandbox.panel import StoreNewsroom
-from bot.sandbox.web import Reader, WebChat
+from bot.sandbox.web import SANDBOX_CHANNEL_ID, SANDBOX_CHANNEL_NAME, Reader, WebChat
 from bot.settings import Settings
 from bot.telegram.app import NewsApp
 from db import store
@@ -133,6 +133,8 @@ def sandbox_readers(operators: frozenset[int], language: str) -> tuple[Reader, .
         for user_id in sorted(operators)
         if user_id not in known and user_id > 0
     ]
+    if operators:  # a bot runs: its channel can be shown
+        readers.append(Reader(SANDBOX_CHANNEL_ID, "📢 Channel", language, channel=True))
     return tuple(readers)
 
 
@@ -268,8 +270,14 @@ class Sandbox(Service):
         readers = ", ".join(
             f"{r.id} {r.name} ({r.language}{', operator' if r.operator else ''})"
             for r in self.web.readers.values()
+            if not r.channel
         )
-        lines += [f"  readers    {readers}", "Press Ctrl-C to stop."]
+        lines.append(f"  readers    {readers}")
+        if any(r.channel for r in self.web.readers.values()):
+            lines.append(
+                f"  channel    @{SANDBOX_CHANNEL_NAME}: /channels add @{SANDBOX_CHANNEL_NAME}"
+            )
+        lines.append("Press Ctrl-C to stop.")
         return "\n".join(lines)
 
 

@@ -47,6 +47,12 @@ _SECURITY_HEADERS = {
 }
 
 
+# The sandbox's channel: the bot is its administrator; `/channels add @newsbot_sandbox` makes
+# every publish go there too.
+SANDBOX_CHANNEL_ID = -1001000000001
+SANDBOX_CHANNEL_NAME = "newsbot_sandbox"
+
+
 @dataclass(frozen=True, slots=True)
 class Reader:
     """A simulated Telegram user; their private chat with the bot has the same id."""
@@ -55,6 +61,8 @@ class Reader:
     name: str
     language: str  # the Telegram client's language_code, which the bot greets in
     operator: bool = False
+    # Not a person: a channel whose posts the page shows (nothing is typed there).
+    channel: bool = False
 
     def to_json(self) -> JsonDict:
         """The reader as the page sees it."""
@@ -63,6 +71,7 @@ class Reader:
             "name": self.name,
             "language": self.language,
             "operator": self.operator,
+            "channel": self.channel,
         }
 
 
@@ -95,7 +104,8 @@ def bot_message_json(message: BotMessage) -> JsonDict:
         "text": message.text,
         "entities": [entity.to_dict() for entity in message.entities],
         "buttons": rows,
-        "edited": message.edit_date is not None,
+        # As Telegram shows it: only an edit of the words marks a message "edited".
+        "edited": message.text_edits > 0,
     }
 
 
@@ -216,7 +226,9 @@ class WebChat(Service):
         if self._runner is not None:
             raise RuntimeError("the web chat is already running")
         for reader in self.readers.values():
-            if reader.id not in self.api.chats:
+            if reader.channel and reader.id not in self.api.chats:
+                self.api.add_channel(reader.id, username=SANDBOX_CHANNEL_NAME)
+            elif reader.id not in self.api.chats:
                 self.api.add_chat(reader.id, first_name=reader.name)
         self._closing = False
         # Event streams end when told to close (see _on_shutdown): a short timeout is enough.
@@ -246,7 +258,9 @@ class WebChat(Service):
 
     def _reader(self, request: web.Request) -> Reader:
         raw = request.match_info["reader"]
-        reader = self.readers.get(int(raw)) if raw.isdigit() else None
+        # A channel's id is negative.
+        number = raw.removeprefix("-")
+        reader = self.readers.get(int(raw)) if number.isdigit() and len(number) < 20 else None
         if reader is None:
             raise _error(404, f"no sandbox reader {raw}")
         return reader
@@ -293,6 +307,8 @@ class WebChat(Service):
 
     async def _send(self, request: web.Request) -> web.Response:
         reader = self._reader(request)
+        if reader.channel:
+            raise _error(403, "nobody writes in the channel: it shows what the bot posts")
         text = (await self._body(request)).get("text")
         if not isinstance(text, str) or not text.strip():
             raise _error(400, "the message is empty")

@@ -18,7 +18,7 @@ from bot.ops.metrics import MeasuredUpdates, Metrics
 from bot.settings import Settings
 from bot.telegram import updates
 from bot.telegram.context import CONTEXT_TYPES, BotData, Context
-from bot.telegram.handlers import membership, operator, reader
+from bot.telegram.handlers import membership, operator, places, reader
 from bot.telegram.handlers import settings as reader_settings
 from bot.telegram.menu import menu_commands
 from bot.telegram.texts import LANGUAGES, choose_language, text
@@ -75,6 +75,7 @@ def build_application(settings: Settings, metrics: Metrics) -> NewsApp:
     )  # before reader: its buttons are taken ahead of reader's catch-all
     reader.register(app)
     operator.register(app)
+    places.register(app)
     membership.register(app)
     reader.register_fallback(app)
     app.add_error_handler(on_error)

@@ -103,6 +103,25 @@ def story_card(article: ArticleRow, language: str) -> Message:
     return "\n".join(parts), InlineKeyboardMarkup([row])
 
 
+def deep_link(bot_username: str, article_id: int) -> str:
+    """The link that opens an article in the reader's private chat with the bot."""
+    return f"https://t.me/{bot_username}?start=a{article_id}"
+
+
+def channel_card(article: ArticleRow, language: str, bot_username: str) -> Message:
+    """A story card for a channel: everyone sees its buttons, so "Read in the bot" is a link
+    that opens the story in the reader's own chat with the bot."""
+    body, _ = story_card(article, language)
+    row = [
+        InlineKeyboardButton(
+            text(language, "read_in_bot"), url=deep_link(bot_username, article.id)
+        )
+    ]
+    if (link := button_url(article.url)) is not None:
+        row.append(InlineKeyboardButton(text(language, "source"), url=link))
+    return body, InlineKeyboardMarkup([row])
+
+
 def section_message(section: SectionRow, total: int, language: str) -> Message:
     """A section as sent: "Next (i/n)" below all but the last, which says it is the end."""
     if section.index < total:

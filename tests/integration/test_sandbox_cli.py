@@ -140,7 +140,8 @@ def test_sandbox_serves_on_loopback_and_stops_cleanly(tmp_path: Path) -> None:
         assert f"CLI        NEWSBOT_DATABASE_URL={store} newsbot articles" in text
         assert (tmp_path / "sandbox.db").exists()
         readers = get_json(f"{web}/api/readers")["readers"]
-        assert [r["operator"] for r in readers] == [False, False, False, True]
+        assert [r["operator"] for r in readers] == [False, False, False, True, False]
+        assert readers[-1]["channel"] is True  # the channel view
         me = get_json(f"{api}/bot{DEFAULT_TOKEN}/getMe")
         assert me["result"]["username"] == "newsbot_sandbox_bot"
         out, err = running.stop_with_ctrl_c()

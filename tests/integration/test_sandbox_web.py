@@ -419,3 +419,40 @@ async def test_wait_change_misses_no_change(api: FakeBotApi) -> None:
     api.notify_change()
     assert await asyncio.wait_for(waiter, 1) == seen + 1
     assert await api.wait_change(api.version, timeout=0.05) == api.version
+
+
+async def test_the_channel_view_shows_posts_and_the_newsroom_corrects_and_retracts(
+    sandbox: Sandbox,
+) -> None:
+    assert sandbox.web is not None
+    operator = sandbox.web.readers[DEFAULT_OPERATOR]
+    channel = next(r for r in sandbox.web.readers.values() if r.channel)
+    async with aiohttp.ClientSession() as http:
+        page = Page(http, sandbox.web.url)
+        info = await page.get("/api/readers")
+        assert info["readers"][-1]["channel"] is True
+        await page.post(f"/api/chats/{channel.id}/send", {"text": "hi"}, status=403)
+        stream = await http.get(f"{page.url}/api/chats/{channel.id}/events")
+        try:
+            events = EventStream(stream)
+            await events.next("snapshot")
+            await page.post(
+                f"/api/chats/{operator.id}/send", {"text": "/channels add @newsbot_sandbox"}
+            )
+            state = await page.get(f"/api/newsroom/{operator.id}")
+            article = state["articles"][0]
+            await page.post(
+                f"/api/chats/{operator.id}/send", {"text": f"/publish {article['id']}"}
+            )
+            post = (await events.next("message"))["message"]
+            assert post["buttons"][0][0]["url"].endswith(f"?start=a{article['id']}")
+            assert post["edited"] is False
+            await page.post(
+                f"/api/chats/{operator.id}/send", {"text": f"/retract {article['id']}"}
+            )
+            gone = await events.next("delete")
+            assert gone["id"] == post["id"]
+        finally:
+            stream.release()
+        snapshot = await page.get(f"/api/newsroom/{operator.id}")
+        assert snapshot["broadcasts"][0]["kind"] == "retract"

@@ -66,6 +66,16 @@ NOT_MODIFIED = (
 )
 QUERY_INVALID = "query is too old and response timeout expired or query ID is invalid"
 EDIT_NOT_FOUND = "message to edit not found"
+DELETE_NOT_FOUND = "message to delete not found"
+CANNOT_DELETE = "message can't be deleted for everyone"
+NO_TEXT_TO_EDIT = "there is no text in the message to edit"
+NO_CAPTION_TO_EDIT = "there is no caption in the message to edit"
+THREAD_NOT_FOUND = "message thread not found"
+NEED_ADMIN = "need administrator rights in the channel chat"
+MAX_CAPTION_LENGTH = 1024
+# Bots may delete a message for everyone for 48 hours after it was sent (not in channels, where
+# an administrator may delete posts of any age).
+DELETE_WINDOW = 48 * 3600
 MARKUP_TOO_LONG = "reply markup is too long"
 
 # Ways to answer a call that was carried out (see FakeBotApi.misanswer_next).
@@ -203,6 +213,8 @@ _PARAM_TYPES = {
     "message_thread_id": "int",
     "reply_to_message_id": "int",
     "text": "str",
+    "caption": "str",
+    "user_id": "int",
     "parse_mode": "str",
     "callback_query_id": "str",
     "inline_message_id": "str",
@@ -218,6 +230,7 @@ _PARAM_TYPES = {
     "allow_paid_broadcast": "bool",
     "reply_markup": "json",
     "entities": "json",
+    "caption_entities": "json",
     "allowed_updates": "json",
     "commands": "json",
     "scope": "json",
@@ -484,6 +497,8 @@ class FakeBotApi(Service):
             "sendmessage": self._send_message,
             "editmessagetext": self._edit_message_text,
             "editmessagereplymarkup": self._edit_message_reply_markup,
+            "editmessagecaption": self._edit_message_caption,
+            "getchatmember": self._get_chat_member,
             "answercallbackquery": self._answer_callback_query,
             "deletemessage": self._delete_message,
             "getchat": self._get_chat,
@@ -549,6 +564,9 @@ class FakeBotApi(Service):
         chat.first_name = first_name if first_name is not None else chat.first_name
         if chat.type != "private":
             chat.first_name = None
+        if chat.type == "channel":
+            # A bot is in a channel only as an administrator.
+            chat.bot_status = "administrator"
         self._forgotten.discard(chat_id)
         self.chats[chat_id] = chat
         return chat
@@ -572,6 +590,59 @@ class FakeBotApi(Service):
         """Answer 400 "chat not found" for this id from now on."""
         self.chats.pop(chat_id, None)
         self._forgotten.add(chat_id)
+
+    def add_channel(
+        self, chat_id: int, *, username: str | None = None, admin: bool = True
+    ) -> Chat:
+        """A channel; the bot is its administrator unless ``admin`` is False (then a plain
+        subscriber: posting is refused with "need administrator rights")."""
+        chat = self.add_chat(
+            chat_id, chat_type="channel", title=f"Channel {chat_id}", username=username
+        )
+        chat.bot_status = "administrator" if admin else "member"
+        return chat
+
+    def open_thread(self, chat_id: int) -> int:
+        """Create a topic thread in a forum supergroup (made one if needed); its thread id."""
+        chat = self.chat(chat_id)
+        if chat.type != "supergroup":
+            chat = self.add_chat(chat_id, chat_type="supergroup", title=chat.title)
+        chat.is_forum = True
+        # A thread's id is the id of the service message that created it.
+        thread_id = chat.allocate_message_id()
+        chat.threads.add(thread_id)
+        return thread_id
+
+    def close_thread(self, chat_id: int, thread_id: int) -> None:
+        """Delete a topic thread: sends to it answer "message thread not found"."""
+        self.chat(chat_id).threads.discard(thread_id)
+
+    def post_photo(self, chat_id: int, caption: str, *, keyboard: JsonDict | None = None) -> int:
+        """Put a photo message from the bot with this caption (HTML) in a chat, as if the bot
+        had sent it; its message id."""
+        chat = self.chat(chat_id)
+        content = formatted_text({"text": caption, "parse_mode": "HTML"})
+        message = BotMessage(
+            chat_id=chat.id,
+            message_id=chat.allocate_message_id(),
+            date=_unix_now(),
+            text=content.text,
+            entities=content.entities,
+            html=caption,
+            parse_mode="HTML",
+            reply_markup=keyboard,
+            media="photo",
+        )
+        chat.messages[message.message_id] = message
+        chat.log.append(ChatEvent("bot_message", message.message_id, {"text": message.text}))
+        self._notify()
+        return message.message_id
+
+    def age_messages(self, chat_id: int, seconds: float, message_id: int | None = None) -> None:
+        """Make the bot's messages in a chat (or one of them) ``seconds`` older."""
+        for message in self.chat(chat_id).messages.values():
+            if message_id is None or message.message_id == message_id:
+                message.date -= int(seconds)
 
     def migrate_chat(self, old_id: int, new_id: int) -> Chat:
         """Upgrade a group to a supergroup: the old id answers 400 with migrate_to_chat_id."""
@@ -654,16 +725,22 @@ class FakeBotApi(Service):
         username: str | None = None,
         chat_type: str | None = None,
         reply_to: int | None = None,
+        thread_id: int | None = None,
     ) -> int:
         """Queue an update with a user's text message; returns the update id (0 if filtered).
 
-        ``reply_to`` is the id of a bot message in this chat that the message answers.
+        ``reply_to`` is the id of a bot message in this chat that the message answers;
+        ``thread_id`` a topic thread of a forum (see open_thread) the message is written in.
         """
         chat = self.chat(chat_id)
         if chat_type is not None:
             chat.type = chat_type
         user = self._user(chat, user_id, language_code, first_name, username)
         message = self._new_message(chat, text, user)
+        if thread_id is not None:
+            if thread_id not in chat.threads:
+                raise LookupError(f"chat {chat_id} has no topic thread {thread_id}")
+            message.update(message_thread_id=thread_id, is_topic_message=True)
         if reply_to is not None:
             replied = chat.messages.get(reply_to)
             if replied is None or replied.deleted:
@@ -1012,6 +1089,10 @@ class FakeBotApi(Service):
         chat = self._resolve_chat(params)
         if chat.blocked is not None:
             raise ApiError(403, chat.blocked)
+        if chat.type == "channel" and chat.bot_status != "administrator":
+            if chat.bot_status in ("left", "kicked"):
+                raise ApiError(403, "Forbidden: bot is not a member of the channel chat")
+            raise bad_request(NEED_ADMIN)
         return chat
 
     def _message_to_edit(self, params: Mapping[str, Any]) -> tuple[Chat, BotMessage]:
@@ -1127,6 +1208,9 @@ class FakeBotApi(Service):
         chat = self._writable_chat(params)
         content = formatted_text(params, strict_html=self.strict_html)
         markup = check_reply_markup(params.get("reply_markup"))
+        thread_id = params.get("message_thread_id")
+        if thread_id is not None and (not chat.is_forum or thread_id not in chat.threads):
+            raise bad_request(THREAD_NOT_FOUND)
         now = time.monotonic()
         if self.flood_control is not None:
             retry_after = self.flood_control.check(chat, now)
@@ -1142,6 +1226,7 @@ class FakeBotApi(Service):
             html=params["text"],
             parse_mode=params.get("parse_mode") or None,
             reply_markup=markup,
+            message_thread_id=thread_id,
         )
         chat.messages[message.message_id] = message
         chat.log.append(
@@ -1153,11 +1238,15 @@ class FakeBotApi(Service):
     async def _edit_message_text(self, params: JsonDict) -> JsonDict:
         chat, message = self._message_to_edit(params)
         content = formatted_text(params, strict_html=self.strict_html)
+        if message.media is not None:
+            raise bad_request(NO_TEXT_TO_EDIT)
         # Without reply_markup an edit removes the inline keyboard, as on Telegram.
         markup = check_reply_markup(params.get("reply_markup"), inline_only=True)
         current = (message.text, message.entities, message.inline_keyboard)
         if (content.text, content.entities, markup) == current:
             raise bad_request(NOT_MODIFIED)
+        if (content.text, content.entities) != (message.text, message.entities):
+            message.text_edits += 1
         message.text, message.entities = content.text, content.entities
         message.html, message.parse_mode = params["text"], params.get("parse_mode") or None
         message.reply_markup = markup
@@ -1177,6 +1266,40 @@ class FakeBotApi(Service):
         chat.log.append(ChatEvent("edit", message.message_id, {"markup": markup}))
         return message.to_dict(chat, self.bot_user)
 
+    async def _edit_message_caption(self, params: JsonDict) -> JsonDict:
+        chat, message = self._message_to_edit(params)
+        if message.media is None:
+            raise bad_request(NO_CAPTION_TO_EDIT)
+        caption = params.get("caption") or ""
+        content = FormattedText("", ())
+        if caption:
+            as_text = {
+                "text": caption,
+                "parse_mode": params.get("parse_mode"),
+                "entities": params.get("caption_entities"),
+            }
+            try:
+                content = formatted_text(as_text, strict_html=self.strict_html)
+            except ApiError as error:
+                if error.description != "Bad Request: message is too long":
+                    raise
+            if not content.text or utf16_len(content.text) > MAX_CAPTION_LENGTH:
+                raise bad_request("message caption is too long")
+        markup = check_reply_markup(params.get("reply_markup"), inline_only=True)
+        current = (message.text, message.entities, message.inline_keyboard)
+        if (content.text, content.entities, markup) == current:
+            raise bad_request(NOT_MODIFIED)
+        if (content.text, content.entities) != (message.text, message.entities):
+            message.text_edits += 1
+        message.text, message.entities = content.text, content.entities
+        message.html, message.parse_mode = caption, params.get("parse_mode") or None
+        message.reply_markup = markup
+        message.edit_date = _unix_now()
+        chat.log.append(
+            ChatEvent("edit", message.message_id, {"text": message.text, "markup": markup})
+        )
+        return message.to_dict(chat, self.bot_user)
+
     async def _delete_message(self, params: JsonDict) -> bool:
         chat = self._resolve_chat(params)
         message_id = params.get("message_id")
@@ -1184,9 +1307,12 @@ class FakeBotApi(Service):
             raise bad_request("message identifier is not specified")
         message = chat.messages.get(message_id)
         if message is not None and not message.deleted:
+            too_old = _unix_now() - message.date >= DELETE_WINDOW
+            if too_old and chat.type != "channel":
+                raise bad_request(CANNOT_DELETE)
             message.deleted = True
         elif chat.user_messages.pop(message_id, None) is None:
-            raise bad_request("message to delete not found")
+            raise bad_request(DELETE_NOT_FOUND)
         chat.log.append(ChatEvent("delete", message_id, {}))
         return True
 
@@ -1218,6 +1344,16 @@ class FakeBotApi(Service):
     async def _get_chat(self, params: JsonDict) -> JsonDict:
         return self._resolve_chat(params).full_info()
 
+    async def _get_chat_member(self, params: JsonDict) -> JsonDict:
+        chat = self._resolve_chat(params)
+        user_id = params.get("user_id")
+        if user_id is None:
+            raise bad_request("user_id is empty")
+        if user_id != self.bot_id:
+            # The emulator follows only the bot's own membership.
+            return _chat_member(self._user(chat, user_id, "en", None, None), "member")
+        return _chat_member(self.bot_user, chat.bot_status)
+
 
 def _command_entities(text: str) -> JsonDict:
     """The bot_command entity Telegram adds to a message that starts with a command."""
@@ -1232,6 +1368,14 @@ def _chat_member(user: JsonDict, status: str) -> JsonDict:
     member: JsonDict = {"user": user, "status": status}
     if status == "kicked":
         member["until_date"] = 0
+    if status == "administrator":
+        rights = [
+            *("can_manage_chat", "can_delete_messages", "can_manage_video_chats"),
+            *("can_restrict_members", "can_promote_members", "can_change_info"),
+            *("can_invite_users", "can_post_stories", "can_edit_stories"),
+            *("can_delete_stories", "can_post_messages", "can_edit_messages"),
+        ]
+        member.update(dict.fromkeys(rights, True), can_be_edited=False, is_anonymous=False)
     return member
 
 

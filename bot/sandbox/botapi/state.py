@@ -65,6 +65,11 @@ class BotMessage:
     reply_markup: JsonDict | None
     edit_date: int | None = None
     deleted: bool = False
+    # "photo" for a message whose words are a caption; None for a text message.
+    media: str | None = None
+    message_thread_id: int | None = None
+    # Edits that changed the words (a keyboard-only edit does not mark a message "edited").
+    text_edits: int = 0
 
     @property
     def inline_keyboard(self) -> JsonDict | None:
@@ -91,10 +96,22 @@ class BotMessage:
             "from": bot_user,
             "chat": chat.to_dict(),
             "date": self.date,
-            "text": self.text,
         }
-        if self.entities:
-            data["entities"] = [entity.to_dict() for entity in self.entities]
+        if self.media is not None:
+            data[self.media] = [
+                {"file_id": f"photo-{self.chat_id}-{self.message_id}", "file_unique_id": "p1"}
+                | {"width": 800, "height": 600}
+            ]
+            data["caption"] = self.text
+            if self.entities:
+                data["caption_entities"] = [entity.to_dict() for entity in self.entities]
+        else:
+            data["text"] = self.text
+            if self.entities:
+                data["entities"] = [entity.to_dict() for entity in self.entities]
+        if self.message_thread_id is not None:
+            data["message_thread_id"] = self.message_thread_id
+            data["is_topic_message"] = True
         if self.inline_keyboard is not None:
             data["reply_markup"] = self.inline_keyboard
         if self.edit_date is not None:
@@ -116,6 +133,9 @@ class Chat:
     # The bot's own membership status here, as my_chat_member reports it.
     bot_status: str = "member"
     migrated_to: int | None = None
+    # A forum supergroup and its topic threads (thread ids are the ids of their first message).
+    is_forum: bool = False
+    threads: set[int] = field(default_factory=set)
     next_message_id: int = 1
     messages: dict[int, BotMessage] = field(default_factory=dict)
     user_messages: dict[int, JsonDict] = field(default_factory=dict)
@@ -141,6 +161,8 @@ class Chat:
         for key in ("title", "username", "first_name"):
             if (value := getattr(self, key)) is not None:
                 data[key] = value
+        if self.is_forum:
+            data["is_forum"] = True
         return data
 
     def full_info(self) -> JsonDict:

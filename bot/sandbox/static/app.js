@@ -378,7 +378,14 @@ function renderNewsroom(data) {
     const breaking = el("button", "breaking", "Breaking");
     breaking.type = "button";
     breaking.addEventListener("click", () => sendText(`/breaking ${article.id}`));
-    action.append(button, " ", breaking);
+    // A correction edits the pushed cards as the article now reads; a retraction deletes them.
+    const correct = el("button", "correct", "Correct");
+    correct.type = "button";
+    correct.addEventListener("click", () => sendText(`/correct ${article.id}`));
+    const retract = el("button", "retract", "Retract");
+    retract.type = "button";
+    retract.addEventListener("click", () => sendText(`/retract ${article.id}`));
+    action.append(button, " ", breaking, " ", correct, " ", retract);
     row.append(title, topics, action);
     return row;
   });
@@ -388,8 +395,9 @@ function renderNewsroom(data) {
     const item = el("li", "broadcast status-" + b.status);
     item.dataset.broadcast = String(b.id);
     const head = el("div", "head");
+    const kind = b.kind && b.kind !== "push" ? ` · ${b.kind}` : "";
     head.append(
-      el("strong", "", `#${b.id}`),
+      el("strong", "", `#${b.id}${kind}`),
       el("span", "state", b.status),
       el("span", "muted", (b.status === "scheduled" ? "due " : "") + b.due),
     );
@@ -446,6 +454,8 @@ async function main() {
   }
   $("messages").addEventListener("scroll", () => { if (nearBottom()) $("new-pill").hidden = true; });
   $("new-pill").addEventListener("click", scrollDown);
+  // A channel's page only shows its posts: nobody types there.
+  if (state.reader.channel) $("composer").hidden = true;
 
   $("composer").addEventListener("submit", async (event) => {
     event.preventDefault();

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 from telegram.ext import Application, CommandHandler
 
-from bot.newsroom import broadcasts, refusals
+from bot.newsroom import broadcasts, corrections, refusals
 from bot.newsroom.broadcasts import SourceMessage
 from bot.newsroom.clock import local_time
 from bot.newsroom.ids import meant_as_id, parse_id
@@ -69,7 +69,7 @@ def _quoted(words: str) -> str:
 def describe(progress: Progress, language: str, zone: str) -> str:
     """One broadcast as two lines of plain text: status, due time, and its counts."""
     broadcast = progress.broadcast
-    return text(
+    line = text(
         language,
         "broadcast_line",
         id=broadcast.id,
@@ -82,6 +82,11 @@ def describe(progress: Progress, language: str, zone: str) -> str:
         failed=progress.failed,
         queued=progress.queued + progress.sending,
     )
+    if broadcast.kind != "push":
+        # Corrections and retractions share the list: say which one a line is.
+        first, _, rest = line.partition(" · ")
+        line = f"{first} · {text(language, f'kind_{broadcast.kind}')} · {rest}"
+    return line
 
 
 async def _schedule(
@@ -221,6 +226,45 @@ async def stats(session: AsyncSession, asked: Asked, context: Context) -> str:
     return f"{describe(progress, asked.language, zone)}\n{readers}"
 
 
+async def correct(session: AsyncSession, asked: Asked, context: Context) -> str:
+    """/correct ARTICLE-ID: edit the story's card, as it now reads, wherever it was pushed."""
+    article_id = _id_argument(asked.args[0]) if len(asked.args) == 1 else None
+    if article_id is None:
+        return text(asked.language, "correct_usage")
+    job = await corrections.correct(
+        session=session,
+        article_id=article_id,
+        now=context.bot_data.clock(),
+        created_by=asked.user_id,
+    )
+    row = job.broadcast
+    return text(
+        asked.language, "correct_started", id=row.id, article=article_id, target=row.target_count
+    )
+
+
+async def retract(session: AsyncSession, asked: Asked, context: Context) -> str:
+    """/retract ARTICLE-ID: withdraw the story and delete its card wherever it was pushed."""
+    article_id = _id_argument(asked.args[0]) if len(asked.args) == 1 else None
+    if article_id is None:
+        return text(asked.language, "retract_usage")
+    job = await corrections.retract(
+        session=session,
+        article_id=article_id,
+        now=context.bot_data.clock(),
+        created_by=asked.user_id,
+    )
+    row = job.broadcast
+    return text(
+        asked.language,
+        "retract_started",
+        id=row.id,
+        article=article_id,
+        target=row.target_count,
+        cancelled=len(job.cancelled),
+    )
+
+
 def _refused(refusal: refusals.Refusal, language: str, typed: str) -> str:
     """Why a command did nothing, in plain text; `typed` is its first argument as written."""
     match refusal:
@@ -237,6 +281,12 @@ def _refused(refusal: refusals.Refusal, language: str, typed: str) -> str:
             return text(language, "broadcasts_none")
         case refusals.BadTopic(topic=topic):
             return text(language, "bad_topic", topic=_quoted(topic))
+        case refusals.NeverPushed(article_id=article_id):
+            return text(language, "never_pushed", article=article_id)
+        case refusals.JobStillRunning(article_id=article_id, broadcast_id=broadcast_id):
+            return text(language, "job_running", id=broadcast_id, article=article_id)
+        case refusals.Withdrawn(article_id=article_id):
+            return text(language, "article_withdrawn", article=article_id)
     raise TypeError(f"no words for the refusal {refusal!r}")
 
 
@@ -264,12 +314,15 @@ def _operator_command(reply: Reply) -> Callable[[Update, Context], Coroutine[Any
         except refusals.Refusal as refusal:
             answer = _refused(refusal, language, args[0] if args else "")
         except _NoSuchId:
-            not_found = "no_article" if reply in (publish, schedule, breaking) else "no_broadcast"
+            by_article = (publish, schedule, breaking, correct, retract)
+            not_found = "no_article" if reply in by_article else "no_broadcast"
             answer = text(language, not_found, id=_quoted(args[0]))
         await context.bot.send_message(chat_id, html.escape(answer, quote=False))
         # A broadcast due now should not wait for the next tick.
         if reply in (publish, schedule, breaking):
             await context.bot_data.scheduler.tick()
+        elif reply in (correct, retract):
+            context.bot_data.scheduler.deliverer.wake()
 
     handle.__doc__ = reply.__doc__
     return handle
@@ -284,5 +337,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         ("broadcasts", list_broadcasts),
         ("cancel", cancel),
         ("stats", stats),
+        ("correct", correct),
+        ("retract", retract),
     ):
         app.add_handler(CommandHandler(name, _operator_command(reply), filters=NEW_MESSAGE))

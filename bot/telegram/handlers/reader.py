@@ -76,7 +76,9 @@ async def start(update: Update, context: Context) -> None:
             else None
         )
     await context.bot.send_message(chat_id, text(language, "greeting"))
-    if article is not None:
+    if article is not None and article.retracted_at is not None:
+        await context.bot.send_message(chat_id, text(language, "story_withdrawn"))
+    elif article is not None:
         await send(context, chat_id, story_card(article, language))
     elif missing is not None:
         key, values = missing
@@ -205,7 +207,9 @@ async def summary(update: Update, context: Context) -> None:
                 if article_id
                 else None
             )
-            if article is not None:
+            if article is not None and article.retracted_at is not None:
+                reply = (text(language, "story_withdrawn"), None)
+            elif article is not None:
                 reply = story_card(article, language)
             elif argument:
                 key, values = await _missing_story(session, article_id, argument)
@@ -247,6 +251,8 @@ async def _read(
     article = await store.get_article(session=session, article_id=article_id)
     if article is None:
         return text(language, "story_gone"), None
+    if article.retracted_at is not None:
+        return text(language, "story_withdrawn"), None
     section = await store.get_section(session=session, article_id=article_id, index=index)
     if section is None:
         return text(language, "section_gone"), None
@@ -327,6 +333,8 @@ async def _press(
             article = await store.get_article(session=session, article_id=article_id)
             if article is None:
                 return _Outcome(notice=text(language, "story_gone"))
+            if article.retracted_at is not None:
+                return _Outcome(notice=text(language, "story_withdrawn"))
             return _Outcome(reply=story_card(article, language))
         case ShowLatest():
             return _Outcome(reply=await _latest_message(session, chat_id, language))
