@@ -409,7 +409,9 @@ class Deliverer:
     def _card(self, story: _Story, language: str) -> tuple[str, InlineKeyboardMarkup | None]:
         card = story.cards.get(language)
         if card is None:
-            card = story.cards[language] = story_card(story.article, language)
+            card = story.cards[language] = story_card(
+                story.article, language, bot_username=self.bot.username
+            )
         return card
 
     async def _deliver(self, job: _Job) -> Outcome:

@@ -18,7 +18,7 @@ from bot.ops.metrics import MeasuredUpdates, Metrics
 from bot.settings import Settings
 from bot.telegram import updates
 from bot.telegram.context import CONTEXT_TYPES, BotData, Context
-from bot.telegram.handlers import membership, operator, reader
+from bot.telegram.handlers import membership, operator, reader, search
 from bot.telegram.menu import menu_commands
 from bot.telegram.texts import LANGUAGES, choose_language, text
 from bot.telegram.updates import ReadingBot
@@ -67,8 +67,10 @@ def build_application(settings: Settings, metrics: Metrics) -> NewsApp:
         .build()
     )
     # Order matters: repeats stop first (group -1); commands (readers', then operators'),
-    # buttons, membership changes, then the catch-all.
+    # buttons (a search's "More" before the reader's other buttons), membership changes, then
+    # the catch-all.
     updates.register(app)
+    search.register(app)
     reader.register(app)
     operator.register(app)
     membership.register(app)

@@ -85,7 +85,21 @@ class ShowLatest:
         return "n"
 
 
-Callback = ReadSection | OpenStory | ToggleTopic | TopicsPage | SetLanguage | ShowLatest
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    """Show page `page` (1-based) of a kept search, named by its key (16 hex digits)."""
+
+    key: str
+    page: int
+
+    def encode(self) -> str:
+        """As callback data."""
+        return f"s:{self.key}:{self.page}"
+
+
+Callback = (
+    ReadSection | OpenStory | ToggleTopic | TopicsPage | SetLanguage | ShowLatest | SearchPage
+)
 
 
 def _read_section(match: re.Match[str]) -> Callback | None:
@@ -112,6 +126,7 @@ _PARSERS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], Callback | None
     (re.compile(rf"p:{_PAGE}"), lambda m: TopicsPage(int(m[1]))),
     (re.compile(r"l:(ar|en)"), lambda m: SetLanguage(m[1])),
     (re.compile(r"n"), lambda m: ShowLatest()),
+    (re.compile(rf"s:([0-9a-f]{{16}}):{_PAGE}"), lambda m: SearchPage(m[1], int(m[2]))),
 )
 
 

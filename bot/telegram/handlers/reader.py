@@ -17,10 +17,12 @@ from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.newsroom.ids import meant_as_id, parse_id
+from bot.newsroom.search import related_stories
 from bot.telegram.callbacks import (
     Callback,
     OpenStory,
     ReadSection,
+    SearchPage,
     SetLanguage,
     ShowLatest,
     ToggleTopic,
@@ -71,7 +73,9 @@ async def start(update: Update, context: Context) -> None:
         )
     await context.bot.send_message(chat_id, text(language, "greeting"))
     if article is not None:
-        await send(context, chat_id, story_card(article, language))
+        await send(
+            context, chat_id, story_card(article, language, bot_username=context.bot.username)
+        )
     elif payload:
         await context.bot.send_message(chat_id, text(language, "story_gone"))
 
@@ -183,7 +187,7 @@ async def summary(update: Update, context: Context) -> None:
                 else None
             )
             reply = (
-                story_card(article, language)
+                story_card(article, language, bot_username=context.bot.username)
                 if article
                 else (text(language, "story_gone" if argument else "latest_none"), None)
             )
@@ -228,7 +232,9 @@ async def _read(
     await store.record_reading(
         session=session, chat_id=chat_id, article_id=article_id, section_index=index, now=now
     )
-    return section_message(section, article.section_count, language)
+    last = index == article.section_count
+    related = await related_stories(session=session, article=article) if last else []
+    return section_message(section, article.section_count, language, related)
 
 
 @dataclass
@@ -256,7 +262,14 @@ async def button(update: Update, context: Context) -> None:
     action = parse_callback(query.data)
     async with context.bot_data.unit_of_work() as session:
         chat_id, language = await enter(session, update, context)
-        outcome = await _press(session, chat_id, language, action, now=context.bot_data.clock())
+        outcome = await _press(
+            session,
+            chat_id,
+            language,
+            action,
+            now=context.bot_data.clock(),
+            bot_username=context.bot.username,
+        )
     if outcome.reply is not None:
         await send(context, chat_id, outcome.reply)
     answered = await _answer(query, outcome.notice)
@@ -289,7 +302,13 @@ async def _answer(query: CallbackQuery, notice: str | None) -> bool:
 
 
 async def _press(
-    session: AsyncSession, chat_id: int, language: str, action: Callback | None, *, now: datetime
+    session: AsyncSession,
+    chat_id: int,
+    language: str,
+    action: Callback | None,
+    *,
+    now: datetime,
+    bot_username: str,
 ) -> _Outcome:
     match action:
         case ReadSection(article_id, index):
@@ -302,7 +321,7 @@ async def _press(
             article = await store.get_article(session=session, article_id=article_id)
             if article is None:
                 return _Outcome(notice=text(language, "story_gone"))
-            return _Outcome(reply=story_card(article, language))
+            return _Outcome(reply=story_card(article, language, bot_username=bot_username))
         case ShowLatest():
             return _Outcome(reply=await _latest_message(session, chat_id, language))
         case ToggleTopic(key, page):
@@ -318,7 +337,8 @@ async def _press(
             await store.set_chat_language(session=session, chat_id=chat_id, language=chosen)
             confirmation: Message = (text(chosen, "language_set"), None)
             return _Outcome(edit=confirmation, fallback=confirmation, menu_language=chosen)
-        case None:
+        case SearchPage() | None:
+            # "More" of a search is taken by handlers.search, registered before this handler.
             return _Outcome(notice=text(language, "bad_button"))
 
 
@@ -401,4 +421,5 @@ def register_fallback(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     themselves (nor a bare unknown command, which may be another bot's).
     """
     said = filters.COMMAND | filters.TEXT
-    app.add_handler(MessageHandler(NEW_MESSAGE & FOR_THIS_BOT & said, unknown))
+    # A story card a reader posted through inline mode comes back as their message "via" us.
+    app.add_handler(MessageHandler(NEW_MESSAGE & FOR_THIS_BOT & said & ~filters.VIA_BOT, unknown))
