@@ -225,7 +225,9 @@ async def _answer_inline(
             results,
             cache_time=cache_time,
             is_personal=personal,
-            next_offset=str(following) if following is not None else "",
+            # None, not "": python-telegram-bot 22.8 with Defaults sends an empty string as
+            # "[]" (it takes it for an empty list of poll options), which clients would echo.
+            next_offset=str(following) if following is not None else None,
         )
     except TelegramError as error:
         log.info("inline query %s not answered: %s", query.id, error)
