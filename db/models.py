@@ -305,21 +305,23 @@ class ArticleSearchRow(Base):
     article_id: Mapped[int] = mapped_column(
         ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
     )
+    # Newest first is highest first: the article's sort_at in seconds (since 2020) times 2^31,
+    # plus its id (db.search.rank_of). Unique, so both databases page through matches in this
+    # order from an index (SQLite: it is the FTS5 rowid) instead of sorting every match.
+    rank: Mapped[int] = mapped_column(BigInteger, unique=True)
     # The normalised title, cut to TITLE_KEY_CHARS: cross-links name a story by its title.
     title_key: Mapped[str] = mapped_column(Text, index=True)
     title: Mapped[str] = mapped_column(SearchWords)
     # Title, lead and body: a search matches words wherever they are.
     document: Mapped[str] = mapped_column(SearchWords)
-    # A copy of articles.sort_at, so that ranking needs no join until the page is chosen.
-    sort_at: Mapped[datetime]
 
     __table_args__ = (
-        Index(
-            "ix_article_search_document",
-            "document",
-            postgresql_using="gin",
-            info={"postgresql_only": True},
-        ).ddl_if(dialect="postgresql"),
+        Index("ix_article_search_title", "title", postgresql_using="gin").ddl_if(
+            dialect="postgresql"
+        ),
+        Index("ix_article_search_document", "document", postgresql_using="gin").ddl_if(
+            dialect="postgresql"
+        ),
     )
 
 
@@ -333,14 +335,14 @@ class SearchQueryRow(Base):
     used_at: Mapped[datetime] = mapped_column(index=True)
 
 
-POSTGRESQL_ONLY_INDEXES = frozenset({"ix_article_search_document"})
+POSTGRESQL_ONLY_INDEXES = frozenset({"ix_article_search_title", "ix_article_search_document"})
 
 
 def in_schema(name: str | None, type_: str, dialect: str) -> bool:
     """Whether Alembic's comparison of the models with a database should look at an object.
 
     SQLite's FTS5 index and its shadow tables are not modelled (the migration makes them);
-    the GIN index exists only on PostgreSQL.
+    the GIN indexes exist only on PostgreSQL.
     """
     if type_ == "table" and name is not None and name.startswith(SEARCH_FTS_TABLE):
         return False

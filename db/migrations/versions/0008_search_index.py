@@ -5,7 +5,9 @@ Revises: 0004
 Create Date: 2026-11-30
 """
 
+import math
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from alembic import op
@@ -28,19 +30,19 @@ BATCH = 500
 # letters and digits as they are: content.normalise has folded them already.
 _SQLITE_FTS = (
     "CREATE VIRTUAL TABLE article_search_fts USING fts5(title, document, "
-    "content='article_search', content_rowid='article_id', "
+    "content='article_search', content_rowid='rank', "
     "tokenize='unicode61 remove_diacritics 0')",
     "CREATE TRIGGER article_search_fts_insert AFTER INSERT ON article_search BEGIN "
     "INSERT INTO article_search_fts(rowid, title, document) "
-    "VALUES (new.article_id, new.title, new.document); END",
+    "VALUES (new.rank, new.title, new.document); END",
     "CREATE TRIGGER article_search_fts_delete AFTER DELETE ON article_search BEGIN "
     "INSERT INTO article_search_fts(article_search_fts, rowid, title, document) "
-    "VALUES ('delete', old.article_id, old.title, old.document); END",
+    "VALUES ('delete', old.rank, old.title, old.document); END",
     "CREATE TRIGGER article_search_fts_update AFTER UPDATE ON article_search BEGIN "
     "INSERT INTO article_search_fts(article_search_fts, rowid, title, document) "
-    "VALUES ('delete', old.article_id, old.title, old.document); "
+    "VALUES ('delete', old.rank, old.title, old.document); "
     "INSERT INTO article_search_fts(rowid, title, document) "
-    "VALUES (new.article_id, new.title, new.document); END",
+    "VALUES (new.rank, new.title, new.document); END",
 )
 
 
@@ -53,10 +55,10 @@ def upgrade() -> None:
     op.create_table(
         "article_search",
         sa.Column("article_id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("rank", sa.BigInteger(), nullable=False),
         sa.Column("title_key", sa.Text(), nullable=False),
         sa.Column("title", _words_type(), nullable=False),
         sa.Column("document", _words_type(), nullable=False),
-        sa.Column("sort_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["article_id"],
             ["articles.id"],
@@ -64,6 +66,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("article_id", name=op.f("pk_article_search")),
+        sa.UniqueConstraint("rank", name=op.f("uq_article_search_rank")),
     )
     op.create_index(op.f("ix_article_search_title_key"), "article_search", ["title_key"])
     op.create_table(
@@ -76,16 +79,37 @@ def upgrade() -> None:
     op.create_index(op.f("ix_search_queries_used_at"), "search_queries", ["used_at"])
     bind = op.get_bind()
     if bind.dialect.name == "postgresql":
-        op.create_index(
-            "ix_article_search_document",
-            "article_search",
-            ["document"],
-            postgresql_using="gin",
-        )
+        for column in ("title", "document"):
+            op.create_index(
+                f"ix_article_search_{column}",
+                "article_search",
+                [column],
+                postgresql_using="gin",
+            )
     else:
         for statement in _SQLITE_FTS:
             op.execute(statement)
     _index_existing(bind)
+
+
+# The columns read back, typed, so that SQLite's stored text comes back as a datetime.
+_ARTICLES = sa.table(
+    "articles",
+    sa.column("id", sa.Integer()),
+    sa.column("title", sa.Text()),
+    sa.column("lead", sa.Text()),
+    sa.column("sort_at", sa.DateTime(timezone=True)),
+)
+RANK_EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
+
+
+def _rank(sort_at: datetime, article_id: int) -> int:
+    """As db.search.rank_of: seconds since 2020 (clamped to ±2^31) times 2^31, plus the id."""
+    if sort_at.tzinfo is None:  # SQLite keeps UTC without a zone
+        sort_at = sort_at.replace(tzinfo=UTC)
+    seconds = math.floor((sort_at - RANK_EPOCH).total_seconds())
+    seconds = min(max(seconds, -(2**31)), 2**31 - 1)
+    return (seconds << 31) | article_id
 
 
 def _cut(folded: str, limit: int) -> str:
@@ -99,23 +123,22 @@ def _index_existing(bind: sa.Connection) -> None:
     """Index the articles stored before this revision, a batch at a time."""
     if bind.dialect.name == "postgresql":
         insert = sa.text(
-            "INSERT INTO article_search (article_id, title_key, title, document, sort_at) "
-            "VALUES (:article_id, :title_key, to_tsvector('simple', :title), "
-            "to_tsvector('simple', :document), :sort_at)"
+            "INSERT INTO article_search (article_id, rank, title_key, title, document) "
+            "VALUES (:article_id, :rank, :title_key, to_tsvector('simple', :title), "
+            "to_tsvector('simple', :document))"
         )
     else:
         insert = sa.text(
-            "INSERT INTO article_search (article_id, title_key, title, document, sort_at) "
-            "VALUES (:article_id, :title_key, :title, :document, :sort_at)"
+            "INSERT INTO article_search (article_id, rank, title_key, title, document) "
+            "VALUES (:article_id, :rank, :title_key, :title, :document)"
         )
     last = 0
     while True:
         articles = bind.execute(
-            sa.text(
-                "SELECT id, title, lead, sort_at FROM articles WHERE id > :last "
-                "ORDER BY id LIMIT :batch"
-            ),
-            {"last": last, "batch": BATCH},
+            sa.select(_ARTICLES.c.id, _ARTICLES.c.title, _ARTICLES.c.lead, _ARTICLES.c.sort_at)
+            .where(_ARTICLES.c.id > last)
+            .order_by(_ARTICLES.c.id)
+            .limit(BATCH)
         ).all()
         if not articles:
             return
@@ -139,7 +162,7 @@ def _index_existing(bind: sa.Connection) -> None:
                     "title_key": title[:TITLE_KEY_CHARS],
                     "title": title,
                     "document": _cut(body, MAX_INDEXED_CHARS),
-                    "sort_at": row.sort_at,
+                    "rank": _rank(row.sort_at, row.id),
                 }
             )
         bind.execute(insert, rows)
@@ -154,6 +177,7 @@ def downgrade() -> None:
         op.execute("DROP TABLE IF EXISTS article_search_fts")
     else:
         op.drop_index("ix_article_search_document", table_name="article_search")
+        op.drop_index("ix_article_search_title", table_name="article_search")
     op.drop_index(op.f("ix_search_queries_used_at"), table_name="search_queries")
     op.drop_table("search_queries")
     op.drop_index(op.f("ix_article_search_title_key"), table_name="article_search")
