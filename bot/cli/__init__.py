@@ -1,15 +1,16 @@
 """The `newsbot` command line: thin commands that parse, call the newsroom and print.
 
-One module per group of commands (articles, broadcasts, service, sandbox); `common` holds the
-exit statuses, refusals in one line and the way from a command to the database, `views` the
-terminal's tables and panels. Every command is listed here, in the order `--help` shows them.
+One module per group of commands (articles, search, broadcasts, service, sandbox); `common`
+holds the exit statuses, refusals in one line and the way from a command to the database,
+`views` the terminal's tables and panels. Every command is listed here, in the order `--help`
+shows them.
 """
 
 from __future__ import annotations
 
 import typer
 
-from bot.cli import articles, broadcasts, sandbox, service
+from bot.cli import articles, broadcasts, sandbox, search, service
 
 app = typer.Typer(
     help="newsbot: a Telegram news bot for Arabic and English articles.",
@@ -24,6 +25,7 @@ app.command("broadcasts")(broadcasts.list_broadcasts)
 app.command()(broadcasts.cancel)
 app.command()(broadcasts.stats)
 app.command()(articles.articles)
+app.command()(search.search)
 app.add_typer(service.db_app, name="db")
 app.command()(service.run)
 app.command()(service.healthcheck)
