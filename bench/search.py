@@ -14,10 +14,12 @@ and three words, a prefix being typed, words that match nothing, and pages 2-5 (
 
 SQLite runs in a temporary file (or --sqlite PATH, kept and reused when it already holds the
 articles). PostgreSQL runs when --database-url or NEWSBOT_TEST_DATABASE_URL is given: that
-database is WIPED (schema public dropped), as the tests do with it.
+database is WIPED (schema public dropped), as the tests do with it, unless --reuse finds the
+bench's articles there already (then only the searches run).
 
 Run: .venv/bin/python bench/search.py [--articles 100000] [--searches 400]
-     [--database-url postgresql+asyncpg://postgres@127.0.0.1:5432/DB] [--sqlite PATH]
+     [--database-url postgresql+asyncpg://postgres@127.0.0.1:5432/DB [--reuse]]
+     [--sqlite PATH] [--skip-sqlite]
 """
 
 from __future__ import annotations
@@ -207,7 +209,7 @@ async def measure(name: str, url: str, articles: int, count: int, seed: int) -> 
                     autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
                     await autocommit.execute(text("VACUUM ANALYZE"))
         elif stored != articles:
-            raise SystemExit(f"{url} holds {stored} articles, not {articles}: use an empty one")
+            raise SystemExit(f"{url} holds {stored:,} articles, not {articles:,}: use another")
         else:
             print(f"  reusing the {stored:,} stored articles")
         plan = searches(seed, count)
@@ -259,6 +261,11 @@ async def main() -> None:
         help="PostgreSQL URL (WIPED first); default NEWSBOT_TEST_DATABASE_URL",
     )
     parser.add_argument("--skip-sqlite", action="store_true")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep the PostgreSQL database if it holds this bench's articles already",
+    )
     options = parser.parse_args()
     print(
         f"/search, bot side, at {options.articles:,} articles; {options.searches} searches "
@@ -275,7 +282,8 @@ async def main() -> None:
                 options.seed,
             )
     if options.database_url:
-        await reset_postgresql(options.database_url)
+        if not options.reuse:
+            await reset_postgresql(options.database_url)
         await measure(
             "PostgreSQL", options.database_url, options.articles, options.searches, options.seed
         )
