@@ -202,22 +202,22 @@ def _tsquery(terms: Terms) -> str:
     return " & ".join(parts)
 
 
+# PostgreSQL: up to this many matches are fetched through the GIN index and ordered by rank
+# here; beyond it a word is frequent, and walking the rank index finds a page at once.
+PROBE_LIMIT = 2_000
+
+
 async def _tier(
     session: AsyncSession, terms: Terms, *, in_title: bool, offset: int, limit: int
 ) -> list[int]:
     """Ranks of the matches whose title holds every word (or of the others), highest first.
 
-    Both databases walk their index in rank order and stop at the page: no match is sorted.
+    SQLite walks the FTS5 index in rowid (rank) order and stops at the page. PostgreSQL's
+    planner cannot know how many stories hold a word it has no statistics for, and may walk
+    the rank index through every row for a word found nowhere; so the GIN index is asked
+    first, and the rank index walked only for a word it finds everywhere.
     """
-    if _is_postgresql(session):
-        search = ArticleSearchRow.__table__.c
-        query = func.to_tsquery("simple", bindparam("q", _tsquery(terms), type_=Text))
-        title_match = search.title.bool_op("@@")(query)
-        where = (
-            title_match if in_title else and_(search.document.bool_op("@@")(query), ~title_match)
-        )
-        stmt = select(search.rank).where(where).order_by(search.rank.desc())
-    else:
+    if not _is_postgresql(session):
         title_query = _fts_query(terms, "title")
         match = title_query if in_title else f"({_fts_query(terms)}) NOT ({title_query})"
         fts: ColumnClause[str] = literal_column(SEARCH_FTS_TABLE)
@@ -228,7 +228,27 @@ async def _tier(
             .where(fts.op("MATCH")(bindparam("q", match, type_=Text)))
             .order_by(rowid.desc())
         )
-    return list(await session.scalars(stmt.offset(offset).limit(limit)))
+        return list(await session.scalars(stmt.offset(offset).limit(limit)))
+    search = ArticleSearchRow.__table__.c
+    # Written into the statement, not bound: a prepared statement's generic plan would take
+    # every search for a frequent word.
+    words = bindparam("q", _tsquery(terms), type_=Text, literal_execute=True)
+    query = func.to_tsquery("simple", words)
+    title_match = search.title.bool_op("@@")(query)
+    where = title_match if in_title else and_(search.document.bool_op("@@")(query), ~title_match)
+    # Only the GIN index (a bitmap scan) may answer the probe; the settings end with the
+    # transaction, and are put back at once for the rest of it.
+    await session.execute(text("SET LOCAL enable_indexscan = off"))
+    await session.execute(text("SET LOCAL enable_seqscan = off"))
+    try:
+        probed = list(await session.scalars(select(search.rank).where(where).limit(PROBE_LIMIT)))
+    finally:
+        await session.execute(text("SET LOCAL enable_indexscan = on"))
+        await session.execute(text("SET LOCAL enable_seqscan = on"))
+    if len(probed) < PROBE_LIMIT:
+        return sorted(probed, reverse=True)[offset : offset + limit]
+    walk = select(search.rank).where(where).order_by(search.rank.desc())
+    return list(await session.scalars(walk.offset(offset).limit(limit)))
 
 
 async def find_article_ids(
