@@ -205,6 +205,11 @@ def _tsquery(terms: Terms) -> str:
 # PostgreSQL: up to this many matches are fetched through the GIN index and ordered by rank
 # here; beyond it a word is frequent, and walking the rank index finds a page at once.
 PROBE_LIMIT = 2_000
+# Both planner settings in one round trip, for the rest of the transaction (SET LOCAL).
+_PLANNER_SETTINGS = text(
+    "SELECT set_config('enable_indexscan', :scans, true), "
+    "set_config('enable_seqscan', :scans, true)"
+)
 
 
 async def _tier(
@@ -238,13 +243,11 @@ async def _tier(
     where = title_match if in_title else and_(search.document.bool_op("@@")(query), ~title_match)
     # Only the GIN index (a bitmap scan) may answer the probe; the settings end with the
     # transaction, and are put back at once for the rest of it.
-    await session.execute(text("SET LOCAL enable_indexscan = off"))
-    await session.execute(text("SET LOCAL enable_seqscan = off"))
+    await session.execute(_PLANNER_SETTINGS, {"scans": "off"})
     try:
         probed = list(await session.scalars(select(search.rank).where(where).limit(PROBE_LIMIT)))
     finally:
-        await session.execute(text("SET LOCAL enable_indexscan = on"))
-        await session.execute(text("SET LOCAL enable_seqscan = on"))
+        await session.execute(_PLANNER_SETTINGS, {"scans": "on"})
     if len(probed) < PROBE_LIMIT:
         return sorted(probed, reverse=True)[offset : offset + limit]
     walk = select(search.rank).where(where).order_by(search.rank.desc())
