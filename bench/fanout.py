@@ -75,6 +75,7 @@ CARD_TEXT, _CARD_KEYBOARD = story_card(
         url="https://example.org/news/night-buses",
     ),
     "en",
+    bot_username="newsbot_bench_bot",
 )
 assert _CARD_KEYBOARD is not None
 CARD_KEYBOARD = _CARD_KEYBOARD

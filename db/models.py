@@ -20,9 +20,11 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
 )
+from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncAttrs
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.schema import SchemaItem
 from sqlalchemy.types import TypeDecorator
 
 ChatKind = Literal["private", "group", "supergroup", "channel"]
@@ -408,3 +410,79 @@ class ForumThreadRow(Base):
     )
     topic: Mapped[str] = mapped_column(Text, primary_key=True)
     thread_id: Mapped[int] = mapped_column(BigInteger)
+
+
+# Search: the words of every article, folded by content.normalise, in a full-text index.
+SEARCH_FTS_TABLE = "article_search_fts"
+"""SQLite's FTS5 index over article_search (external content); with its shadow tables, it is
+made by the migration and kept in step by db.search, and the models do not describe it."""
+
+# A search word list: PostgreSQL keeps it as a tsvector ('simple' configuration); SQLite as the
+# normalised text itself, which its FTS5 index reads.
+SearchWords = TSVECTOR().with_variant(Text(), "sqlite")
+
+
+class ArticleSearchRow(Base):
+    """An article's normalised words, as the search index sees them; written by db.search."""
+
+    __tablename__ = "article_search"
+
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    # Newest first is highest first: the article's sort_at in seconds (since 2020) times 2^31,
+    # plus its id (db.search.rank_of). Unique, so both databases page through matches in this
+    # order from an index (SQLite: it is the FTS5 rowid) instead of sorting every match.
+    rank: Mapped[int] = mapped_column(BigInteger, unique=True)
+    # The normalised title, cut to TITLE_KEY_CHARS: cross-links name a story by its title.
+    title_key: Mapped[str] = mapped_column(Text, index=True)
+    title: Mapped[str] = mapped_column(SearchWords)
+    # Title, lead and body: a search matches words wherever they are.
+    document: Mapped[str] = mapped_column(SearchWords)
+
+    __table_args__ = (
+        Index("ix_article_search_title", "title", postgresql_using="gin").ddl_if(
+            dialect="postgresql"
+        ),
+        Index("ix_article_search_document", "document", postgresql_using="gin").ddl_if(
+            dialect="postgresql"
+        ),
+    )
+
+
+class SearchQueryRow(Base):
+    """A reader's search, kept so that its "More" button (64 bytes of data) can name it."""
+
+    __tablename__ = "search_queries"
+
+    key: Mapped[str] = mapped_column(String(16), primary_key=True)
+    words: Mapped[str] = mapped_column(Text)
+    used_at: Mapped[datetime] = mapped_column(index=True)
+
+
+POSTGRESQL_ONLY_INDEXES = frozenset({"ix_article_search_title", "ix_article_search_document"})
+
+
+def in_schema(name: str | None, type_: str, dialect: str) -> bool:
+    """Whether Alembic's comparison of the models with a database should look at an object.
+
+    SQLite's FTS5 index and its shadow tables are not modelled (the migration makes them);
+    the GIN indexes exist only on PostgreSQL.
+    """
+    if type_ == "table" and name is not None and name.startswith(SEARCH_FTS_TABLE):
+        return False
+    return not (type_ == "index" and name in POSTGRESQL_ONLY_INDEXES and dialect != "postgresql")
+
+
+def schema_filters(dialect: str) -> dict[str, Any]:
+    """Alembic's include_name and include_object options for a database of this dialect."""
+
+    def include_name(name: str | None, type_: str, _parents: Any) -> bool:
+        return in_schema(name, type_, dialect)
+
+    def include_object(
+        _obj: SchemaItem, name: str | None, type_: str, _reflected: bool, _compare_to: Any
+    ) -> bool:
+        return in_schema(name, type_, dialect)
+
+    return {"include_name": include_name, "include_object": include_object}

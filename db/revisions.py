@@ -18,6 +18,7 @@ from sqlalchemy.orm import selectinload
 from content.article import Article, Section
 from content.assemble import normalize_topic
 from content.fingerprint import content_hash
+from db import search
 from db.models import ArticleRow, ArticleTopicRow, ReadingRow, SectionRow
 
 
@@ -121,12 +122,16 @@ async def revise_article(
             )
             .values(section_index=case(moves, value=ReadingRow.section_index))
         )
-    return await session.scalar(
+    revised = await session.scalar(
         select(ArticleRow)
         .where(ArticleRow.id == article_id)
         .options(selectinload(ArticleRow.sections), selectinload(ArticleRow.topics))
         .execution_options(populate_existing=True)
     )
+    if revised is not None:
+        # A search finds the story by its new words, not its old ones.
+        await search.index_article(session=session, article=revised)
+    return revised
 
 
 async def retract_article(*, session: AsyncSession, article_id: int, now: datetime) -> bool:
@@ -137,4 +142,6 @@ async def retract_article(*, session: AsyncSession, article_id: int, now: dateti
         .values(retracted_at=now)
         .returning(ArticleRow.id)
     )
+    if done is not None:
+        await search.unindex_article(session=session, article_id=article_id)
     return done is not None

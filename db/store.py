@@ -32,6 +32,7 @@ from sqlalchemy.orm import selectinload
 from content.article import Article, Section
 from content.assemble import normalize_topic
 from content.fingerprint import content_hash
+from db import search
 from db.models import (
     ALL_TOPICS,
     CHAT_KINDS,
@@ -150,6 +151,14 @@ async def add_article(
         for section in sections
     )
     await session.flush()
+    entry = search.IndexEntry.of(
+        article_id=article_id,
+        title=article.title,
+        lead=article.lead,
+        texts=[section.text for section in sections],
+        sort_at=article.published or now,
+    )
+    await search.index_articles(session=session, entries=[entry])
     row = await session.scalar(
         select(ArticleRow)
         .where(ArticleRow.id == article_id)

@@ -1,8 +1,9 @@
 """The `newsbot` command line: thin commands that parse, call the newsroom and print.
 
-One module per group of commands (articles, broadcasts, service, sandbox); `common` holds the
-exit statuses, refusals in one line and the way from a command to the database, `views` the
-terminal's tables and panels. Every command is listed here, in the order `--help` shows them.
+One module per group of commands (articles, search, broadcasts, service, sandbox); `common`
+holds the exit statuses, refusals in one line and the way from a command to the database,
+`views` the terminal's tables and panels. Every command is listed here, in the order `--help`
+shows them.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from bot.cli import articles, broadcasts, corrections, sandbox, service
+from bot.cli import articles, broadcasts, corrections, sandbox, search, service
 
 app = typer.Typer(
     help="newsbot: a Telegram news bot for Arabic and English articles.",
@@ -52,6 +53,7 @@ app.command()(broadcasts.stats)
 app.command()(corrections.correct)
 app.command()(corrections.retract)
 app.command()(articles.articles)
+app.command()(search.search)
 app.add_typer(service.db_app, name="db")
 app.command()(service.run)
 app.command()(service.healthcheck)

@@ -43,7 +43,7 @@ from bot.delivery.pacing import Pace, retry_delay
 from bot.newsroom.clock import Clock, utcnow
 from bot.ops import logs
 from bot.settings import Settings
-from bot.telegram.messages import channel_card, story_card
+from bot.telegram.messages import link_card, story_card
 from bot.telegram.texts import choose_language
 from db import broadcasts, store
 from db.broadcasts import Claim, Outcome
@@ -441,9 +441,9 @@ class Deliverer:
         card = story.cards.get(key)
         if card is None:
             if channel:
-                card = channel_card(story.article, language, self.bot.username)
+                card = link_card(story.article, language, bot_username=self.bot.username)
             else:
-                card = story_card(story.article, language)
+                card = story_card(story.article, language, bot_username=self.bot.username)
             story.cards[key] = card
         return card
 
@@ -489,7 +489,7 @@ class Deliverer:
                 chat_id=claim.chat_id,
                 targets=job.route.targets,
                 moment=story.created_at or self.clock(),
-                channel_of=self.bot.username if job.route.channel else None,
+                channel=job.route.channel,
                 pending=pending,
             )
         body, keyboard = self._card(story, job.language, job.route.channel)

@@ -24,7 +24,7 @@ from telegram.ext import ExtBot
 
 from bot.delivery.pacing import Pace, retry_delay
 from bot.newsroom.clock import Clock
-from bot.telegram.messages import MAX_TEXT_UTF16, channel_card, fit, one_line, story_card
+from bot.telegram.messages import MAX_TEXT_UTF16, fit, link_card, one_line, story_card
 from bot.telegram.texts import text
 from content.article import utf16_length
 from db.broadcasts import Outcome
@@ -86,18 +86,19 @@ def corrected_card(
     *,
     moment: datetime,
     zone: str,
-    channel_of: str | None = None,
+    bot_username: str,
+    channel: bool = False,
     limit: int = MAX_TEXT_UTF16,
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     """The card as it now reads, with its buttons, and the line that says when it changed.
 
-    `channel_of` is the bot's username when the card is a channel post (a deep-link button).
+    A channel post keeps link buttons only (Read in the bot, the source).
     """
     shortened = _shortened(article, limit - STAMP_RESERVE)
-    if channel_of is not None:
-        body, keyboard = channel_card(shortened, language, channel_of)
+    if channel:
+        body, keyboard = link_card(shortened, language, bot_username=bot_username)
     else:
-        body, keyboard = story_card(shortened, language)
+        body, keyboard = story_card(shortened, language, bot_username=bot_username)
     return body + stamp(language, moment, zone), keyboard
 
 
@@ -128,7 +129,7 @@ class Editor:
         chat_id: int,
         targets: Sequence[Target],
         moment: datetime,
-        channel_of: str | None,
+        channel: bool,
         pending: Outcome,
     ) -> Outcome:
         """One row of a correction (the card as it now reads, stamped with the job's time) or
@@ -138,14 +139,20 @@ class Editor:
             body, caption, keyboard = note, note, None
         else:
             body, keyboard = corrected_card(
-                article, language, moment=moment, zone=self.zone, channel_of=channel_of
+                article,
+                language,
+                moment=moment,
+                zone=self.zone,
+                bot_username=self.bot.username,
+                channel=channel,
             )
             caption, _ = corrected_card(
                 article,
                 language,
                 moment=moment,
                 zone=self.zone,
-                channel_of=channel_of,
+                bot_username=self.bot.username,
+                channel=channel,
                 limit=CAPTION_UTF16,
             )
         return await self.carry_out(

@@ -24,7 +24,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from bot.ops.serving import Service, bind
-from bot.sandbox.botapi.server import MAX_TEXT_LENGTH, FakeBotApi
+from bot.sandbox.botapi.server import MAX_INLINE_QUERY_LENGTH, MAX_TEXT_LENGTH, FakeBotApi
 from bot.sandbox.botapi.state import BotMessage, Chat, ChatEvent, JsonDict
 from bot.sandbox.botapi.telegram_html import utf16_len
 
@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 KEEPALIVE = 15.0  # seconds between SSE comments, so dead connections are noticed
+INLINE_WAIT = 10.0  # seconds a typed inline query waits for the bot's answer, as on Telegram
 NEWSROOM_INTERVAL = 1.0  # seconds between looks at the store for an operator's page
 
 # No login guards the page, so it must not run anything but its own script, nor be framed.
@@ -83,10 +84,9 @@ class Newsroom(Protocol):
         ...
 
 
-def bot_message_json(message: BotMessage) -> JsonDict:
-    """A bot message as the page renders it: text, entities (UTF-16 offsets) and buttons."""
+def _buttons(keyboard: JsonDict | None) -> list[list[JsonDict]]:
+    """An inline keyboard's rows as the page renders them: a label and a callback or a link."""
     rows: list[list[JsonDict]] = []
-    keyboard = message.inline_keyboard
     for row in keyboard["inline_keyboard"] if keyboard is not None else []:
         buttons: list[JsonDict] = []
         for button in row:
@@ -97,28 +97,37 @@ def bot_message_json(message: BotMessage) -> JsonDict:
                 item["url"] = button["url"]
             buttons.append(item)
         rows.append(buttons)
+    return rows
+
+
+def bot_message_json(message: BotMessage) -> JsonDict:
+    """A bot message as the page renders it: text, entities (UTF-16 offsets) and buttons."""
     return {
         "id": message.message_id,
         "from": "bot",
         "date": message.date,
         "text": message.text,
         "entities": [entity.to_dict() for entity in message.entities],
-        "buttons": rows,
+        "buttons": _buttons(message.inline_keyboard),
         # As Telegram shows it: only an edit of the words marks a message "edited".
         "edited": message.text_edits > 0,
     }
 
 
 def _user_message_json(message: JsonDict) -> JsonDict:
-    return {
+    data: JsonDict = {
         "id": message["message_id"],
         "from": "user",
         "date": message["date"],
         "text": message.get("text", ""),
         "entities": message.get("entities", []),
-        "buttons": [],
+        # A story card the reader posted through inline mode carries the bot's link buttons.
+        "buttons": _buttons(message.get("reply_markup")),
         "edited": False,
     }
+    if "via_bot" in message:
+        data["via_bot"] = message["via_bot"].get("username")
+    return data
 
 
 def chat_history(chat: Chat) -> list[JsonDict]:
@@ -214,6 +223,7 @@ class WebChat(Service):
         app.router.add_get("/api/chats/{reader}/commands", self._commands)
         app.router.add_post("/api/chats/{reader}/send", self._send)
         app.router.add_post("/api/chats/{reader}/press", self._press)
+        app.router.add_post("/api/chats/{reader}/choose", self._choose)
         app.router.add_get("/api/chats/{reader}/events", self._events)
         app.router.add_get("/api/newsroom/{reader}", self._newsroom)
         app.on_shutdown.append(self._on_shutdown)
@@ -314,10 +324,52 @@ class WebChat(Service):
             raise _error(400, "the message is empty")
         if utf16_len(text) > MAX_TEXT_LENGTH:
             raise _error(400, f"a message holds at most {MAX_TEXT_LENGTH} characters")
+        mention, _, words = text.partition(" ")
+        if mention.lower() == f"@{self.api.bot_username}".lower():
+            return await self._inline(reader, words.strip())
         self.api.send_user_message(
             reader.id, text, language_code=reader.language, first_name=reader.name
         )
         return self._json({"ok": True})
+
+    async def _inline(self, reader: Reader, words: str) -> web.Response:
+        """ "@bot words" typed in the composer: an inline query, and the bot's results to pick."""
+        if len(words) > MAX_INLINE_QUERY_LENGTH:
+            raise _error(
+                400, f"an inline query holds at most {MAX_INLINE_QUERY_LENGTH} characters"
+            )
+        try:
+            query_id = self.api.send_inline_query(
+                reader.id, words, language_code=reader.language, first_name=reader.name
+            )
+        except RuntimeError as error:  # inline mode is off for this bot
+            raise _error(409, str(error)) from None
+        try:
+            answer = await self.api.wait_for(lambda: self.api.inline_answer(query_id), INLINE_WAIT)
+        except TimeoutError:
+            raise _error(504, "the bot did not answer the inline query") from None
+        results = [
+            {
+                "id": result.get("id"),
+                "title": result.get("title", ""),
+                "description": result.get("description", ""),
+            }
+            for result in answer.results
+        ]
+        return self._json({"inline": {"query_id": query_id, "results": results}})
+
+    async def _choose(self, request: web.Request) -> web.Response:
+        """The reader picks an inline result: it is posted in their chat, "via" the bot."""
+        reader = self._reader(request)
+        body = await self._body(request)
+        query_id, result_id = body.get("query_id"), body.get("result_id")
+        if not isinstance(query_id, str) or not isinstance(result_id, str):
+            raise _error(400, "query_id and result_id (strings) are needed")
+        try:
+            message_id = self.api.choose_inline_result(query_id, result_id, reader.id)
+        except LookupError as error:
+            raise _error(404, str(error)) from None
+        return self._json({"message_id": message_id})
 
     async def _press(self, request: web.Request) -> web.Response:
         reader = self._reader(request)

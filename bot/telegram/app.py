@@ -18,7 +18,7 @@ from bot.ops.metrics import MeasuredUpdates, Metrics
 from bot.settings import Settings
 from bot.telegram import updates
 from bot.telegram.context import CONTEXT_TYPES, BotData, Context
-from bot.telegram.handlers import membership, operator, places, reader
+from bot.telegram.handlers import membership, operator, places, reader, search
 from bot.telegram.handlers import settings as reader_settings
 from bot.telegram.menu import menu_commands
 from bot.telegram.texts import LANGUAGES, choose_language, text
@@ -68,11 +68,13 @@ def build_application(settings: Settings, metrics: Metrics) -> NewsApp:
         .build()
     )
     # Order matters: repeats stop first (group -1); commands (readers', then operators'),
-    # buttons, membership changes, then the catch-all.
+    # buttons (a search's "More" before the reader's other buttons), membership changes, then
+    # the catch-all.
     updates.register(app)
     reader_settings.register(
         app
     )  # before reader: its buttons are taken ahead of reader's catch-all
+    search.register(app)
     reader.register(app)
     operator.register(app)
     places.register(app)

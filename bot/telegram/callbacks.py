@@ -147,9 +147,28 @@ class ShowSettings:
         return "s"
 
 
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    """Show page `page` (1-based) of a kept search, named by its key (16 hex digits)."""
+
+    key: str
+    page: int
+
+    def encode(self) -> str:
+        """As callback data."""
+        return f"s:{self.key}:{self.page}"
+
+
 ReaderSetting = SetEdition | Unfollow | SetDigest | SettingOff | ShowFollows | ShowSettings
 Callback = (
-    ReadSection | OpenStory | ToggleTopic | TopicsPage | SetLanguage | ShowLatest | ReaderSetting
+    ReadSection
+    | OpenStory
+    | ToggleTopic
+    | TopicsPage
+    | SetLanguage
+    | ShowLatest
+    | ReaderSetting
+    | SearchPage
 )
 
 
@@ -183,6 +202,7 @@ _PARSERS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], Callback | None
     (re.compile(r"o:(quiet|cap)"), lambda m: SettingOff(m[1])),
     (re.compile(r"f"), lambda m: ShowFollows()),
     (re.compile(r"s"), lambda m: ShowSettings()),
+    (re.compile(rf"s:([0-9a-f]{{16}}):{_PAGE}"), lambda m: SearchPage(m[1], int(m[2]))),
 )
 
 

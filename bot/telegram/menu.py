@@ -10,6 +10,7 @@ _READER_COMMANDS = (
     ("latest", "menu_latest"),
     ("summary", "menu_summary"),
     ("more", "menu_more"),
+    ("search", "menu_search"),
     ("topics", "menu_topics"),
     ("subscribe", "menu_subscribe"),
     ("unsubscribe", "menu_unsubscribe"),

@@ -6,13 +6,17 @@ import html
 import json
 import re
 from collections.abc import Sequence
+from urllib.parse import quote
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.helpers import create_deep_linked_url
 
 from bot.newsroom.links import button_url
+from bot.newsroom.search import Results
 from bot.telegram.callbacks import (
     OpenStory,
     ReadSection,
+    SearchPage,
     SetLanguage,
     ShowLatest,
     ToggleTopic,
@@ -35,6 +39,8 @@ ECHO_LIMIT = 64  # characters of a reader's own words quoted back to them
 MAX_BUTTONS = 100
 MAX_MARKUP_BYTES = 10 * 1024
 TOPICS_PER_PAGE = 20
+SHARE_TITLE_LIMIT = 200  # UTF-16 units of the title a Share link suggests
+MAX_BUTTON_URL = 2048  # Telegram refuses longer links on buttons
 
 Message = tuple[str, InlineKeyboardMarkup | None]
 
@@ -76,8 +82,29 @@ def markup_size(keyboard: InlineKeyboardMarkup) -> tuple[int, int]:
     return buttons, len(encoded)
 
 
-def story_card(article: ArticleRow, language: str) -> Message:
-    """Bold title, byline, summary; buttons "Read more" and the source link.
+def story_link(article_id: int, bot_username: str) -> str:
+    """The deep link that opens a story in the bot: https://t.me/<bot>?start=a<ID>."""
+    return create_deep_linked_url(bot_username, f"a{article_id}")
+
+
+def share_url(article: ArticleRow, bot_username: str) -> str:
+    """Telegram's share page for a story: its deep link and its title, percent-encoded.
+
+    The title is cut at a word to 200 UTF-16 units: a character becomes at most 9 characters
+    encoded (12 for two units), so the link stays far below the 2,048 a button allows.
+    """
+    title = fit(one_line(article.title), SHARE_TITLE_LIMIT) or f"#{article.id}"
+    link = quote(story_link(article.id, bot_username), safe="")
+    return f"https://t.me/share/url?url={link}&text={quote(title, safe='')}"
+
+
+def share_button(article: ArticleRow, language: str, bot_username: str) -> InlineKeyboardButton:
+    """The card's "Share" button: Telegram's chooser of a chat, with the story's link."""
+    return InlineKeyboardButton(text(language, "share"), url=share_url(article, bot_username))
+
+
+def story_card(article: ArticleRow, language: str, *, bot_username: str) -> Message:
+    """Bold title, byline, summary; buttons "Read more", the source link and "Share".
 
     Whatever the article holds, the card fits Telegram: each part is one line cut at a word,
     the visible text stays within 4096 UTF-16 units, and a link Telegram would refuse on a
@@ -100,21 +127,17 @@ def story_card(article: ArticleRow, language: str) -> Message:
     ]
     if (link := button_url(article.url)) is not None:
         row.append(InlineKeyboardButton(text(language, "source"), url=link))
+    row.append(share_button(article, language, bot_username))
     return "\n".join(parts), InlineKeyboardMarkup([row])
 
 
-def deep_link(bot_username: str, article_id: int) -> str:
-    """The link that opens an article in the reader's private chat with the bot."""
-    return f"https://t.me/{bot_username}?start=a{article_id}"
-
-
-def channel_card(article: ArticleRow, language: str, bot_username: str) -> Message:
-    """A story card for a channel: everyone sees its buttons, so "Read in the bot" is a link
-    that opens the story in the reader's own chat with the bot."""
-    body, _ = story_card(article, language)
+def link_card(article: ArticleRow, language: str, *, bot_username: str) -> Message:
+    """A story card for a chat where the bot cannot answer a press (a channel, a chat a reader
+    posts into from inline mode): link buttons only, "Read in the bot" and the source."""
+    body, _ = story_card(article, language, bot_username=bot_username)
     row = [
         InlineKeyboardButton(
-            text(language, "read_in_bot"), url=deep_link(bot_username, article.id)
+            text(language, "read_in_bot"), url=story_link(article.id, bot_username)
         )
     ]
     if (link := button_url(article.url)) is not None:
@@ -122,8 +145,11 @@ def channel_card(article: ArticleRow, language: str, bot_username: str) -> Messa
     return body, InlineKeyboardMarkup([row])
 
 
-def section_message(section: SectionRow, total: int, language: str) -> Message:
-    """A section as sent: "Next (i/n)" below all but the last, which says it is the end."""
+def section_message(
+    section: SectionRow, total: int, language: str, related: Sequence[ArticleRow] = ()
+) -> Message:
+    """A section as sent: "Next (i/n)" below all but the last, which says it is the end and
+    offers the stories it cross-links (those stored), then the latest stories."""
     if section.index < total:
         following = ReadSection(section.article_id, section.index + 1)
         label = text(language, "next", position=section.index + 1, total=total)
@@ -133,7 +159,16 @@ def section_message(section: SectionRow, total: int, language: str) -> Message:
     latest = InlineKeyboardButton(
         text(language, "latest_button"), callback_data=ShowLatest().encode()
     )
-    return section.html + end_mark, InlineKeyboardMarkup([[latest]])
+    rows = [
+        [
+            InlineKeyboardButton(
+                shorten(one_line(story.title), LATEST_BUTTON_LIMIT) or f"#{story.id}",
+                callback_data=OpenStory(story.id).encode(),
+            )
+        ]
+        for story in related
+    ]
+    return section.html + end_mark, InlineKeyboardMarkup([*rows, [latest]])
 
 
 def latest_list(articles: Sequence[ArticleRow], language: str) -> Message:
@@ -206,3 +241,24 @@ def language_keyboard(language: str) -> Message:
         InlineKeyboardButton("English", callback_data=SetLanguage("en").encode()),
     ]
     return text(language, "choose_language"), InlineKeyboardMarkup([row])
+
+
+def search_results(results: Results, language: str) -> Message:
+    """A page of found stories, numbered, one button each; "More" when a next page has some."""
+    words = echo(" ".join(results.terms.words))
+    if not results.articles:
+        return text(language, "search_none", words=words), None
+    # The words are escaped already (echo); the rest of the header is plain text.
+    lines = [f"<b>{text(language, 'search_header', words=words)}</b>"]
+    buttons = []
+    for number, article in enumerate(results.articles, start=results.first_number):
+        title = one_line(article.title) or f"#{article.id}"
+        day = article.sort_at.date().isoformat()
+        lines.append(f"{number}. {html.escape(fit(title, TITLE_LIMIT), quote=False)} · {day}")
+        label = f"{number}. {shorten(title, LATEST_BUTTON_LIMIT)}"
+        buttons.append([InlineKeyboardButton(label, callback_data=OpenStory(article.id).encode())])
+    if results.more:
+        following = SearchPage(results.key, results.page + 1)
+        label = text(language, "search_more", page=results.page + 1)
+        buttons.append([InlineKeyboardButton(label, callback_data=following.encode())])
+    return "\n".join(lines), InlineKeyboardMarkup(buttons)

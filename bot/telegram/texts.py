@@ -24,11 +24,12 @@ _TEXTS: Final[dict[str, dict[str, str]]] = {
         "ar": "الأوامر:\n/latest أحدث القصص\n/summary [رقم] ملخص قصة\n"
         "/more القسم التالي مما تقرأ\n"
         "/topics المواضيع\n/subscribe [موضوع] الاشتراك\n/unsubscribe [موضوع] إلغاء الاشتراك\n"
-        "/language اللغة\n"
+        "/language اللغة\n/search كلمات البحث في القصص\n"
         "/settings الإعدادات: /edition /follow /follows /quiet /timezone /digest /cap",
         "en": "Commands:\n/latest newest stories\n/summary [id] a story's summary\n"
         "/more next section of what you are reading\n/topics choose topics\n"
         "/subscribe [topic] subscribe\n/unsubscribe [topic] unsubscribe\n/language language\n"
+        "/search words find stories\n"
         "/settings your settings: /edition /follow /follows /quiet /timezone /digest /cap",
     },
     "unknown": {
@@ -122,6 +123,30 @@ _TEXTS: Final[dict[str, dict[str, str]]] = {
     "menu_unsubscribe": {"ar": "إلغاء الاشتراك", "en": "Unsubscribe"},
     "menu_language": {"ar": "اللغة", "en": "Language"},
     "menu_help": {"ar": "المساعدة", "en": "Help"},
+    "menu_search": {"ar": "البحث في القصص", "en": "Find stories"},
+    "search_usage": {
+        "ar": "اكتب كلمات البحث بعد الأمر، مثل: /search الطاقة الشمسية",
+        "en": "Write what to look for after the command, for example: /search solar power",
+    },
+    "search_too_long": {
+        "ar": "البحث طويل جدًا (الحد {limit} حرفًا). جرّب كلمات أقل.",
+        "en": "That search is too long (at most {limit} characters). Try fewer words.",
+    },
+    "search_none": {
+        "ar": "لم أجد قصصًا فيها «{words}».",
+        "en": "No stories found with “{words}”.",
+    },
+    "search_header": {
+        "ar": "نتائج البحث عن «{words}»:",
+        "en": "Stories with “{words}”:",
+    },
+    "search_more": {"ar": "المزيد ({page})", "en": "More ({page})"},
+    "search_expired": {
+        "ar": "انتهت صلاحية هذا البحث، ابحث من جديد.",
+        "en": "This search has expired; please search again.",
+    },
+    "share": {"ar": "مشاركة", "en": "Share"},
+    "inline_none": {"ar": "لا توجد قصص مطابقة", "en": "No matching stories"},
     "not_operator": {
         "ar": "هذا الأمر متاح للمحررين فقط.",
         "en": "Sorry, this command is for editors only.",

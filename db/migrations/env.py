@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from db.migrate import migration_lock
-from db.models import Base, UTCDateTime
+from db.models import Base, UTCDateTime, schema_filters
 from db.session import SQLITE_BUSY_TIMEOUT_MS
 
 config = context.config
@@ -48,6 +48,7 @@ def run_migrations_offline() -> None:
         literal_binds=True,
         dialect_opts={"paramstyle": "named"},
         render_as_batch=url.startswith("sqlite"),
+        **schema_filters("sqlite" if url.startswith("sqlite") else "postgresql"),
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -67,6 +68,8 @@ def _run_migrations(connection: Connection) -> None:
             target_metadata=target_metadata,
             render_item=_render_item,
             render_as_batch=connection.dialect.name == "sqlite",
+            # The search index lives partly outside the models (db.models.in_schema).
+            **schema_filters(connection.dialect.name),
         )
         with context.begin_transaction():
             context.run_migrations()

@@ -92,10 +92,10 @@ async def test_an_unexpected_exception_fails_that_delivery_and_the_others_go_on(
     article_id = await world.add_article()
     real_card = delivery.story_card
 
-    def broken_arabic_card(article: Any, language: str) -> Any:
+    def broken_arabic_card(article: Any, language: str, **options: Any) -> Any:
         if language == "ar":
             raise RuntimeError("the Arabic card could not be built")
-        return real_card(article, language)
+        return real_card(article, language, **options)
 
     monkeypatch.setattr(delivery, "story_card", broken_arabic_card)
     broadcast_id = await world.start_broadcast(article_id)

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from db.migrate import alembic_config, downgrade, upgrade
-from db.models import Base
+from db.models import Base, in_schema, schema_filters
 
 pytest_plugins = ["tests.integration.db_fixtures"]
 
@@ -29,13 +29,15 @@ async def _run_sync_on(url: str, function: Any) -> Any:
 
 
 def _tables(connection: Connection) -> set[str]:
-    """The tables in the database, without Alembic's own."""
-    return set(inspect(connection).get_table_names()) - {"alembic_version"}
+    """The tables in the database, without Alembic's own and SQLite's full-text index."""
+    names = set(inspect(connection).get_table_names()) - {"alembic_version"}
+    return {name for name in names if in_schema(name, "table", connection.dialect.name)}
 
 
 def _schema_differences(connection: Connection) -> list[Any]:
     """What autogenerate would change to make the database match the models."""
-    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    opts = {"compare_type": True, **schema_filters(connection.dialect.name)}
+    context = MigrationContext.configure(connection, opts=opts)
     return list(compare_metadata(context, Base.metadata))
 
 

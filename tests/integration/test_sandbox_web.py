@@ -456,3 +456,39 @@ async def test_the_channel_view_shows_posts_and_the_newsroom_corrects_and_retrac
             stream.release()
         snapshot = await page.get(f"/api/newsroom/{operator.id}")
         assert snapshot["broadcasts"][0]["kind"] == "retract"
+
+
+async def test_inline_mode_from_the_composer(sandbox: Sandbox) -> None:
+    """ "@bot words" typed in the page lists the bot's inline results; picking one posts the
+    card in the chat "via" the bot, with its link buttons (Read in the bot, the source)."""
+    assert sandbox.web is not None
+    username = sandbox.web.api.bot_username
+    async with aiohttp.ClientSession() as http:
+        page = Page(http, sandbox.web.url)
+        stream = await http.get(f"{page.url}/api/chats/{ENGLISH.id}/events")
+        try:
+            events = EventStream(stream)
+            await events.next("snapshot")
+            answer = await page.post(
+                f"/api/chats/{ENGLISH.id}/send", {"text": f"@{username} night buses"}
+            )
+            (result,) = answer["inline"]["results"]
+            assert "night bus" in result["title"].lower()
+            await page.post(
+                f"/api/chats/{ENGLISH.id}/choose",
+                {"query_id": answer["inline"]["query_id"], "result_id": result["id"]},
+            )
+            posted = (await events.next("message"))["message"]
+            assert (posted["from"], posted["via_bot"]) == ("user", username)
+            labels = [button["text"] for row in posted["buttons"] for button in row]
+            assert labels[0] == text("en", "read_in_bot")
+            assert posted["buttons"][0][0]["url"].endswith(f"?start=a{result['id']}")
+            await page.post(
+                f"/api/chats/{ENGLISH.id}/choose",
+                {"query_id": "1", "result_id": result["id"]},
+                status=404,
+            )
+            empty = await page.post(f"/api/chats/{ENGLISH.id}/send", {"text": f"@{username}"})
+            assert len(empty["inline"]["results"]) == 5  # the latest stories
+        finally:
+            stream.release()

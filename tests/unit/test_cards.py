@@ -42,6 +42,8 @@ from bot.telegram.messages import (
 from bot.telegram.texts import _TEXTS, LANGUAGES, starts_left_to_right, text
 from db.models import ArticleRow
 
+BOT = "newsbot_test_bot"
+
 # Pieces that make cards hard: both scripts, markup characters, emoji sequences, controls.
 PIECES = [
     "word ",
@@ -124,21 +126,22 @@ def accepted(body: str, keyboard: InlineKeyboardMarkup | None) -> str:
 def test_every_card_is_accepted(
     title: str, byline: str | None, summary: str, url: str | None
 ) -> None:
-    body, keyboard = story_card(article(title, byline, summary, url), "en")
+    body, keyboard = story_card(article(title, byline, summary, url), "en", bot_username=BOT)
     visible = accepted(body, keyboard)
     assert utf16_len(visible) <= 4096
     assert keyboard is not None
     buttons = keyboard.inline_keyboard[0]
     assert buttons[0].callback_data == ReadSection(7, 1).encode()
-    if len(buttons) == 2:
-        assert is_button_url(buttons[1].url)
+    assert buttons[-1].text == "Share"
+    for button in buttons[1:]:
+        assert is_button_url(button.url)
 
 
 def test_a_huge_byline_title_and_summary_are_cut_at_a_word() -> None:
     byline = "Ahmad Example " * 400  # about 5,600 characters
     title = "Council approves " * 100
     summary = "سطر طويل " * 1000
-    body, keyboard = story_card(article(title, byline, summary, None), "ar")
+    body, keyboard = story_card(article(title, byline, summary, None), "ar", bot_username=BOT)
     visible = accepted(body, keyboard)
     title_line, byline_line, _, summary_line = visible.split("\n")
     assert utf16_len(title_line) <= 300 and utf16_len(byline_line) <= 200
@@ -151,7 +154,7 @@ def test_a_huge_byline_title_and_summary_are_cut_at_a_word() -> None:
     # The summary takes what is left of the 4,096 units, less at most one word.
     assert 4096 - len(" طويل") <= utf16_len(visible) <= 4096
     assert keyboard is not None
-    assert [b.text for b in keyboard.inline_keyboard[0]] == ["اقرأ المزيد"]
+    assert [b.text for b in keyboard.inline_keyboard[0]] == ["اقرأ المزيد", "مشاركة"]
 
 
 @settings(max_examples=100, deadline=None)
@@ -171,6 +174,7 @@ def test_an_ordinary_card_is_unchanged() -> None:
             "https://example.org/news/night-buses",
         ),
         "en",
+        bot_username=BOT,
     )
     assert body == (
         "<b>City approves a night bus network</b>\n<i>Daniel Okafor</i>\n\n"

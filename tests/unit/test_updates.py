@@ -18,7 +18,7 @@ def app() -> NewsApp:
 
 
 def test_telegram_is_asked_for_what_the_handlers_take(app: NewsApp) -> None:
-    assert allowed_updates(app) == ["callback_query", "message", "my_chat_member"]
+    assert allowed_updates(app) == ["callback_query", "inline_query", "message", "my_chat_member"]
 
 
 def test_an_unknown_kind_of_handler_is_refused_rather_than_left_unasked(app: NewsApp) -> None:

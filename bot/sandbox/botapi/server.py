@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import math
 import re
 import socket
 import struct
@@ -33,6 +34,8 @@ from bot.sandbox.botapi.state import (
     Chat,
     ChatEvent,
     FloodControl,
+    InlineAnswer,
+    InlineQuery,
     JsonDict,
     RecordedRequest,
     UpdateQueue,
@@ -59,6 +62,16 @@ MAX_COMMANDS = 100
 MAX_INLINE_BUTTONS = 100
 MAX_REPLY_MARKUP_BYTES = 10 * 1024
 MAX_BUTTON_URL_LENGTH = 2048
+MAX_INLINE_RESULTS = 50
+MAX_INLINE_RESULT_ID_BYTES = 64
+MAX_INLINE_OFFSET_BYTES = 64
+MAX_INLINE_QUERY_LENGTH = 256
+DEFAULT_INLINE_CACHE_TIME = 300
+# The result types of answerInlineQuery (cached ones share the type name).
+_INLINE_RESULT_TYPES = frozenset(
+    {"article", "photo", "gif", "mpeg4_gif", "video", "audio", "voice", "document"}
+    | {"location", "venue", "contact", "game", "sticker"}
+)
 
 NOT_MODIFIED = (
     "message is not modified: specified new message content and reply markup are exactly the "
@@ -209,6 +222,11 @@ _PARAM_TYPES = {
     "limit": "int",
     "timeout": "number",
     "cache_time": "int",
+    "inline_query_id": "str",
+    "results": "json",
+    "is_personal": "bool",
+    "next_offset": "str",
+    "button": "json",
     "max_connections": "int",
     "message_thread_id": "int",
     "reply_to_message_id": "int",
@@ -240,6 +258,7 @@ _PARAM_TYPES = {
 _TYPE_ERRORS = {
     "reply_markup": "can't parse reply keyboard markup JSON object",
     "entities": "can't parse entities JSON object",
+    "results": "can't parse inline query results JSON object",
 }
 
 
@@ -387,6 +406,42 @@ def _check_inline_button(button: Any) -> None:
         raise bad_request("BUTTON_URL_INVALID")
 
 
+def _check_inline_result(result: Any, seen: set[str], *, strict_html: bool) -> None:
+    """One InlineQueryResult of an answer, as Telegram checks it (articles in full)."""
+    problem = "can't parse inline query result: "
+    if not isinstance(result, dict):
+        raise bad_request(problem + "InlineQueryResult must be an Object")
+    if result.get("type") not in _INLINE_RESULT_TYPES:
+        raise bad_request("RESULT_TYPE_INVALID")
+    result_id = result.get("id")
+    if not isinstance(result_id, str) or not 1 <= len(result_id.encode()) <= 64:
+        raise bad_request("RESULT_ID_INVALID")
+    if result_id in seen:
+        raise bad_request("RESULT_ID_DUPLICATE")
+    seen.add(result_id)
+    check_reply_markup(result.get("reply_markup"), inline_only=True)
+    if result["type"] != "article":
+        return
+    if not isinstance(result.get("title"), str) or not result["title"]:
+        raise bad_request(problem + 'Field "title" must be of type String')
+    content = result.get("input_message_content")
+    if not isinstance(content, dict) or "message_text" not in content:
+        raise bad_request(problem + 'Can\'t find field "input_message_content"')
+    params = {
+        "text": content["message_text"],
+        "parse_mode": content.get("parse_mode"),
+        "entities": content.get("entities"),
+    }
+    try:
+        formatted_text(params, strict_html=strict_html)
+    except ApiError as error:
+        if error.description.endswith("message text is empty"):
+            raise bad_request("MESSAGE_EMPTY") from None
+        if error.description.endswith("message is too long"):
+            raise bad_request("MESSAGE_TOO_LONG") from None
+        raise
+
+
 def _check_commands(commands: Any) -> list[JsonDict]:
     if not isinstance(commands, list) or not all(isinstance(c, dict) for c in commands):
         raise bad_request("can't parse commands JSON object")
@@ -440,6 +495,8 @@ class FakeBotApi(Service):
         auto_create_chats: bool = True,
         strict_html: bool = True,
         callback_query_ttl: float | None = None,
+        inline_query_ttl: float | None = None,
+        inline_mode: bool = True,
         host: str = "127.0.0.1",
         port: int = 0,
         first_update_id: int | None = None,
@@ -452,6 +509,10 @@ class FakeBotApi(Service):
         self.strict_html = strict_html
         # Telegram stops accepting answers some seconds after the press; None never expires.
         self.callback_query_ttl = callback_query_ttl
+        # Telegram takes an inline query's answer for about 10 s; None never expires.
+        self.inline_query_ttl = inline_query_ttl
+        # Switched on with BotFather's /setinline; off, Telegram sends no inline queries.
+        self.inline_mode = inline_mode
         self.host = host
         self.port = port
 
@@ -464,6 +525,7 @@ class FakeBotApi(Service):
         self.updates = UpdateQueue(first_update_id=first_update_id)
         self.requests: list[RecordedRequest] = []
         self.callback_answers: list[CallbackAnswer] = []
+        self.inline_answers: list[InlineAnswer] = []
         self.timeline: list[tuple[float, int, int]] = []
         self.commands: dict[tuple[str, str], list[JsonDict]] = {}
         self.webhook = Webhook()
@@ -471,6 +533,7 @@ class FakeBotApi(Service):
 
         self._forgotten: set[int] = set()
         self._queries: dict[str, CallbackQuery] = {}
+        self._inline_queries: dict[str, InlineQuery] = {}
         self._query_ids = itertools.count(4_200_000_000_000_000_001)
         self._faults: dict[str, deque[ApiError]] = {}
         self._delays: dict[str, deque[float]] = {}
@@ -500,6 +563,7 @@ class FakeBotApi(Service):
             "editmessagecaption": self._edit_message_caption,
             "getchatmember": self._get_chat_member,
             "answercallbackquery": self._answer_callback_query,
+            "answerinlinequery": self._answer_inline_query,
             "deletemessage": self._delete_message,
             "getchat": self._get_chat,
         }
@@ -873,6 +937,108 @@ class FakeBotApi(Service):
         self._notify()
         return query_id
 
+    def send_inline_query(
+        self,
+        user_id: int,
+        query: str,
+        *,
+        offset: str = "",
+        chat_type: str | None = "sender",
+        language_code: str = "en",
+        first_name: str | None = None,
+    ) -> str:
+        """The user types ``@bot query`` in a chat: an ``inline_query`` update; the query id.
+
+        ``chat_type`` is the kind of chat it is typed in ("sender" for the private chat with
+        the bot itself, "private", "group", "supergroup", "channel"), ``offset`` the
+        ``next_offset`` of the bot's previous answer when the user scrolls for more.
+        """
+        if not self.inline_mode:
+            raise RuntimeError("inline mode is off for this bot (BotFather: /setinline)")
+        if len(query) > MAX_INLINE_QUERY_LENGTH:
+            raise ValueError(f"Telegram sends at most {MAX_INLINE_QUERY_LENGTH} characters")
+        user: JsonDict = {
+            "id": user_id,
+            "is_bot": False,
+            "first_name": first_name or f"User{user_id}",
+            "language_code": language_code,
+        }
+        query_id = str(next(self._query_ids))
+        self._inline_queries[query_id] = InlineQuery(
+            query_id, user, query, offset, chat_type, time.monotonic()
+        )
+        payload: JsonDict = {"id": query_id, "from": user, "query": query, "offset": offset}
+        if chat_type is not None:
+            payload["chat_type"] = chat_type
+        self._queue("inline_query", payload)
+        return query_id
+
+    def expire_inline_query(self, query_id: str) -> None:
+        """Let an inline query time out, as Telegram does some seconds after it was sent."""
+        query = self._inline_queries.get(query_id)
+        if query is not None:
+            query.created = -math.inf
+
+    def inline_answer(self, query_id: str) -> InlineAnswer | None:
+        """The answer the bot gave to an inline query, if any."""
+        return next((a for a in self.inline_answers if a.query_id == query_id), None)
+
+    def choose_inline_result(self, query_id: str, result_id: str, chat_id: int) -> int:
+        """The user picks a result of an answered inline query: the client posts its message
+        to the chat as the user's, "via" the bot; the message id.
+
+        The bot gets that message as an update (as where it is a member) and, when it asked
+        for them, a ``chosen_inline_result`` (BotFather's /setinlinefeedback).
+        """
+        query = self._inline_queries.get(query_id)
+        answer = self.inline_answer(query_id)
+        if query is None or answer is None:
+            raise LookupError(f"inline query {query_id} was not answered")
+        result = next((r for r in answer.results if r.get("id") == result_id), None)
+        if result is None:
+            raise LookupError(f"the answer to inline query {query_id} has no result {result_id}")
+        content = result.get("input_message_content") or {}
+        formatted = formatted_text(
+            {
+                "text": content.get("message_text"),
+                "parse_mode": content.get("parse_mode"),
+                "entities": content.get("entities"),
+            },
+            strict_html=self.strict_html,
+        )
+        chat = self.chat(chat_id)
+        message_id = chat.allocate_message_id()
+        message: JsonDict = {
+            "message_id": message_id,
+            "from": query.user,
+            "chat": chat.to_dict(),
+            "date": _unix_now(),
+            "text": formatted.text,
+            "via_bot": self.bot_user,
+        }
+        if formatted.entities:
+            message["entities"] = [entity.to_dict() for entity in formatted.entities]
+        if result.get("reply_markup") is not None:
+            message["reply_markup"] = result["reply_markup"]
+        chat.user_messages[message_id] = message
+        chat.log.append(
+            ChatEvent(
+                "user_message",
+                message_id,
+                {
+                    "text": formatted.text,
+                    "from": query.user,
+                    "via_bot": self.bot_username,
+                    "entities": [entity.to_dict() for entity in formatted.entities],
+                    "markup": result.get("reply_markup"),
+                },
+            )
+        )
+        self._queue("message", message)
+        chosen: JsonDict = {"result_id": result_id, "from": query.user, "query": query.query}
+        self._queue("chosen_inline_result", chosen)
+        return message_id
+
     def _user(
         self,
         chat: Chat,
@@ -1116,7 +1282,7 @@ class FakeBotApi(Service):
             **self.bot_user,
             "can_join_groups": True,
             "can_read_all_group_messages": False,
-            "supports_inline_queries": False,
+            "supports_inline_queries": self.inline_mode,
             "can_connect_to_business": False,
             "has_main_web_app": False,
         }
@@ -1339,6 +1505,50 @@ class FakeBotApi(Service):
         self.callback_answers.append(answer)
         if (chat := self.chats.get(query.chat_id)) is not None:
             chat.log.append(ChatEvent("callback_answer", query.message_id, answer._asdict()))
+        return True
+
+    async def _answer_inline_query(self, params: JsonDict) -> bool:
+        query_id = params.get("inline_query_id")
+        if not query_id:
+            raise bad_request("QUERY_ID_INVALID")
+        results = params.get("results")
+        if not isinstance(results, list):
+            raise bad_request("can't parse inline query results JSON object")
+        if len(results) > MAX_INLINE_RESULTS:
+            raise bad_request("RESULTS_TOO_MUCH")
+        seen: set[str] = set()
+        for result in results:
+            _check_inline_result(result, seen, strict_html=self.strict_html)
+        cache_time = params.get("cache_time", DEFAULT_INLINE_CACHE_TIME)
+        if cache_time < 0:
+            raise bad_request("CACHE_TIME_INVALID")
+        next_offset = params.get("next_offset") or ""
+        if len(next_offset.encode()) > MAX_INLINE_OFFSET_BYTES:
+            raise bad_request("NEXT_OFFSET_INVALID")
+        button = params.get("button")
+        if button is not None and (not isinstance(button, dict) or not button.get("text")):
+            raise bad_request("can't parse InlineQueryResultsButton JSON object")
+        # Checked last, as Telegram does: a malformed answer to a dead query says what is
+        # malformed.
+        query = self._inline_queries.get(query_id)
+        ttl = self.inline_query_ttl
+        expired = query is not None and (
+            query.created == -math.inf
+            or (ttl is not None and time.monotonic() - query.created > ttl)
+        )
+        if query is None or query.answered or expired:
+            raise bad_request("QUERY_ID_INVALID")
+        query.answered = True
+        self.inline_answers.append(
+            InlineAnswer(
+                query_id=query_id,
+                results=results,
+                cache_time=cache_time,
+                is_personal=params.get("is_personal", False),
+                next_offset=next_offset,
+                button=button,
+            )
+        )
         return True
 
     async def _get_chat(self, params: JsonDict) -> JsonDict:

@@ -203,6 +203,30 @@ class CallbackQuery:
     answered: bool = False
 
 
+@dataclass
+class InlineQuery:
+    """An inline query a user typed, waiting for (or having had) its answerInlineQuery."""
+
+    id: str
+    user: JsonDict
+    query: str
+    offset: str
+    chat_type: str | None
+    created: float
+    answered: bool = False
+
+
+class InlineAnswer(NamedTuple):
+    """An answerInlineQuery call that Telegram accepted."""
+
+    query_id: str
+    results: list[JsonDict]
+    cache_time: int
+    is_personal: bool
+    next_offset: str
+    button: JsonDict | None
+
+
 class UpdateQueue:
     """Pending updates, confirmed by getUpdates' offset as Telegram does."""
 

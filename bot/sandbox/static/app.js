@@ -149,6 +149,11 @@ function renderMessage(message) {
   body.dir = dir;
   renderText(body, message.text, message.entities);
   bubble.append(body);
+  if (message.via_bot) {
+    const via = el("span", "via", "via @" + message.via_bot);
+    via.dir = "ltr";
+    bubble.prepend(via);
+  }
   const meta = el("span", "meta", (message.edited ? "edited " : "") + timeOf(message.date));
   meta.dir = "ltr";
   bubble.append(meta);
@@ -264,7 +269,38 @@ function chatPath(what) {
 
 async function sendText(text) {
   if (!text.trim()) return;
-  await post(chatPath("send"), { text });
+  const answer = await post(chatPath("send"), { text });
+  if (answer.inline) showInlineResults(answer.inline);
+}
+
+// "@bot words": the bot's inline results, shown above the composer as Telegram does; picking
+// one posts it in the chat "via" the bot.
+function showInlineResults(inline) {
+  const box = $("inline-results");
+  box.replaceChildren();
+  if (!inline.results.length) {
+    box.append(el("li", "inline-empty", "No results"));
+  }
+  for (const result of inline.results) {
+    const item = el("li", "inline-result");
+    const choose = el("button", "inline-choose");
+    choose.type = "button";
+    const title = el("strong", "", result.title);
+    title.dir = direction(result.title);
+    choose.append(title);
+    if (result.description) {
+      const description = el("span", "muted", result.description);
+      description.dir = direction(result.description);
+      choose.append(description);
+    }
+    choose.addEventListener("click", async () => {
+      box.hidden = true;
+      await post(chatPath("choose"), { query_id: inline.query_id, result_id: result.id });
+    });
+    item.append(choose);
+    box.append(item);
+  }
+  box.hidden = false;
 }
 
 async function press(messageId, data, button) {

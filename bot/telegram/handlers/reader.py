@@ -17,6 +17,7 @@ from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.newsroom.ids import meant_as_id, parse_id
+from bot.newsroom.search import related_stories
 from bot.telegram.callbacks import (
     Callback,
     OpenStory,
@@ -79,7 +80,9 @@ async def start(update: Update, context: Context) -> None:
     if article is not None and article.retracted_at is not None:
         await context.bot.send_message(chat_id, text(language, "story_withdrawn"))
     elif article is not None:
-        await send(context, chat_id, story_card(article, language))
+        await send(
+            context, chat_id, story_card(article, language, bot_username=context.bot.username)
+        )
     elif missing is not None:
         key, values = missing
         await context.bot.send_message(chat_id, text(language, key, **values))
@@ -210,7 +213,7 @@ async def summary(update: Update, context: Context) -> None:
             if article is not None and article.retracted_at is not None:
                 reply = (text(language, "story_withdrawn"), None)
             elif article is not None:
-                reply = story_card(article, language)
+                reply = story_card(article, language, bot_username=context.bot.username)
             elif argument:
                 key, values = await _missing_story(session, article_id, argument)
                 reply = (text(language, key, **values), None)
@@ -259,7 +262,9 @@ async def _read(
     await store.record_reading(
         session=session, chat_id=chat_id, article_id=article_id, section_index=index, now=now
     )
-    return section_message(section, article.section_count, language)
+    last = index == article.section_count
+    related = await related_stories(session=session, article=article) if last else []
+    return section_message(section, article.section_count, language, related)
 
 
 @dataclass
@@ -287,7 +292,14 @@ async def button(update: Update, context: Context) -> None:
     action = parse_callback(query.data)
     async with context.bot_data.unit_of_work() as session:
         chat_id, language = await enter(session, update, context)
-        outcome = await _press(session, chat_id, language, action, now=context.bot_data.clock())
+        outcome = await _press(
+            session,
+            chat_id,
+            language,
+            action,
+            now=context.bot_data.clock(),
+            bot_username=context.bot.username,
+        )
     if outcome.reply is not None:
         await send(context, chat_id, outcome.reply)
     answered = await _answer(query, outcome.notice)
@@ -320,7 +332,13 @@ async def _answer(query: CallbackQuery, notice: str | None) -> bool:
 
 
 async def _press(
-    session: AsyncSession, chat_id: int, language: str, action: Callback | None, *, now: datetime
+    session: AsyncSession,
+    chat_id: int,
+    language: str,
+    action: Callback | None,
+    *,
+    now: datetime,
+    bot_username: str,
 ) -> _Outcome:
     match action:
         case ReadSection(article_id, index):
@@ -335,7 +353,7 @@ async def _press(
                 return _Outcome(notice=text(language, "story_gone"))
             if article.retracted_at is not None:
                 return _Outcome(notice=text(language, "story_withdrawn"))
-            return _Outcome(reply=story_card(article, language))
+            return _Outcome(reply=story_card(article, language, bot_username=bot_username))
         case ShowLatest():
             return _Outcome(reply=await _latest_message(session, chat_id, language))
         case ToggleTopic(key, page):
@@ -351,7 +369,7 @@ async def _press(
             await store.set_chat_language(session=session, chat_id=chat_id, language=chosen)
             confirmation: Message = (text(chosen, "language_set"), None)
             return _Outcome(edit=confirmation, fallback=confirmation, menu_language=chosen)
-        case _:  # None, or a setting (handlers/settings.py takes those first)
+        case _:  # None, a setting or a search page (handlers registered before take those)
             return _Outcome(notice=text(language, "bad_button"))
 
 
@@ -434,4 +452,5 @@ def register_fallback(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     themselves (nor a bare unknown command, which may be another bot's).
     """
     said = filters.COMMAND | filters.TEXT
-    app.add_handler(MessageHandler(NEW_MESSAGE & FOR_THIS_BOT & said, unknown))
+    # A story card a reader posted through inline mode comes back as their message "via" us.
+    app.add_handler(MessageHandler(NEW_MESSAGE & FOR_THIS_BOT & said & ~filters.VIA_BOT, unknown))
