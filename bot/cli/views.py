@@ -82,6 +82,7 @@ def render_preview(console: Console, data: dict[str, Any]) -> None:
     ]
     if data["url"]:
         details.append(f"url: {data['url']}")
+    card.append(f"image: {data.get('image') or '-'}\n", style="dim")
     card.append("\n" + " · ".join(details), style="dim")
     if data["lead"] and data["lead"] != data["summary"]:
         card.append(f"\nlead: {data['lead']}", style="dim")

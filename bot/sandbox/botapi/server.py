@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from bot.ops.serving import Service, bind
+from bot.sandbox.botapi.photos import PhotoRefused, PhotoStore, Upload
 from bot.sandbox.botapi.state import (
     BotMessage,
     CallbackAnswer,
@@ -53,6 +54,7 @@ T = TypeVar("T")
 
 DEFAULT_TOKEN = "123456789:AAFakeTokenForTheNewsbotSandbox000000"
 MAX_TEXT_LENGTH = 4096
+MAX_CAPTION_LENGTH = 1024
 MAX_CALLBACK_DATA_BYTES = 64
 MAX_CALLBACK_ANSWER_LENGTH = 200
 MAX_COMMANDS = 100
@@ -203,6 +205,7 @@ _PARAM_TYPES = {
     "message_thread_id": "int",
     "reply_to_message_id": "int",
     "text": "str",
+    "caption": "str",
     "parse_mode": "str",
     "callback_query_id": "str",
     "inline_message_id": "str",
@@ -216,8 +219,11 @@ _PARAM_TYPES = {
     "disable_web_page_preview": "bool",
     "allow_sending_without_reply": "bool",
     "allow_paid_broadcast": "bool",
+    "has_spoiler": "bool",
+    "show_caption_above_media": "bool",
     "reply_markup": "json",
     "entities": "json",
+    "caption_entities": "json",
     "allowed_updates": "json",
     "commands": "json",
     "scope": "json",
@@ -227,6 +233,8 @@ _PARAM_TYPES = {
 _TYPE_ERRORS = {
     "reply_markup": "can't parse reply keyboard markup JSON object",
     "entities": "can't parse entities JSON object",
+    "caption_entities": "can't parse entities JSON object",
+    "link_preview_options": "can't parse link preview options JSON object",
 }
 
 
@@ -258,7 +266,7 @@ async def read_params(request: web.Request) -> JsonDict:
         form = await request.post()
         for key, value in form.items():
             if isinstance(value, web.FileField):
-                raw[key] = f"<file {value.filename}>"
+                raw[key] = Upload(value.filename, value.content_type, value.file.read())
             else:
                 raw[key] = value if isinstance(value, str) else value.decode()
     return {key: decode_param(key, value) for key, value in raw.items()}
@@ -272,11 +280,46 @@ def formatted_text(params: Mapping[str, Any], *, strict_html: bool = True) -> Fo
     raw = params.get("text")
     if raw is None:
         raise bad_request("message text is empty")
+    result = _parse(raw, params.get("parse_mode") or None, params.get("entities"), strict_html)
+    if not result.text:
+        raise bad_request("message text is empty")
+    if utf16_len(result.text) > MAX_TEXT_LENGTH:
+        raise bad_request("message is too long")
+    return result
+
+
+def caption_text(params: Mapping[str, Any], *, strict_html: bool = True) -> FormattedText:
+    """A photo's caption (may be empty), or the 400 Telegram would answer."""
+    raw = params.get("caption")
+    if not raw:
+        return FormattedText("")
+    parse_mode = params.get("parse_mode") or None
+    result = _parse(raw, parse_mode, params.get("caption_entities"), strict_html)
+    # Counted after entities are parsed: tags and escapes cost nothing, as on Telegram.
+    if utf16_len(result.text) > MAX_CAPTION_LENGTH:
+        raise bad_request("message caption is too long")
+    return result
+
+
+def check_link_preview(value: Any) -> JsonDict | None:
+    """link_preview_options as given, or the 400 Telegram answers for a malformed one."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise bad_request("can't parse link preview options JSON object")
+    for flag in ("is_disabled", "prefer_small_media", "prefer_large_media", "show_above_text"):
+        if flag in value and not isinstance(value[flag], bool):
+            raise bad_request("can't parse link preview options JSON object")
+    if "url" in value and not isinstance(value["url"], str):
+        raise bad_request("can't parse link preview options JSON object")
+    return value
+
+
+def _parse(raw: str, parse_mode: str | None, entities: Any, strict_html: bool) -> FormattedText:
     try:
         raw.encode("utf-8")
     except UnicodeEncodeError:
         raise bad_request("strings must be encoded in UTF-8") from None
-    parse_mode = params.get("parse_mode") or None
     if parse_mode is not None:
         if parse_mode.lower() == "html":
             try:
@@ -288,11 +331,7 @@ def formatted_text(params: Mapping[str, Any], *, strict_html: bool = True) -> Fo
         else:
             raise bad_request(f"unsupported parse_mode {parse_mode!r}")
     else:
-        result = normalize(raw, _explicit_entities(params.get("entities")))
-    if not result.text:
-        raise bad_request("message text is empty")
-    if utf16_len(result.text) > MAX_TEXT_LENGTH:
-        raise bad_request("message is too long")
+        result = normalize(raw, _explicit_entities(entities))
     return result
 
 
@@ -455,6 +494,7 @@ class FakeBotApi(Service):
         self.commands: dict[tuple[str, str], list[JsonDict]] = {}
         self.webhook = Webhook()
         self.flood_control: FloodControl | None = None
+        self.photos = PhotoStore()
 
         self._forgotten: set[int] = set()
         self._queries: dict[str, CallbackQuery] = {}
@@ -482,6 +522,8 @@ class FakeBotApi(Service):
             "getmycommands": self._get_my_commands,
             "deletemycommands": self._delete_my_commands,
             "sendmessage": self._send_message,
+            "sendphoto": self._send_photo,
+            "editmessagecaption": self._edit_message_caption,
             "editmessagetext": self._edit_message_text,
             "editmessagereplymarkup": self._edit_message_reply_markup,
             "answercallbackquery": self._answer_callback_query,
@@ -640,6 +682,14 @@ class FakeBotApi(Service):
     def disable_flood_control(self) -> None:
         """Accept messages at any rate again (the default)."""
         self.flood_control = None
+
+    def host_image(self, url: str, data: bytes, content_type: str | None = None) -> None:
+        """Let sendPhoto fetch ``data`` from ``url`` (the server never goes to the network)."""
+        self.photos.host(url, data, content_type)
+
+    def refuse_photo_url(self, url: str, reason: str = "failed to get HTTP URL content") -> None:
+        """Answer a sendPhoto with this URL "Bad Request: <reason>", as for an unreachable host."""
+        self.photos.refuse(url, reason)
 
     # --- acting as a user -------------------------------------------------------------------
 
@@ -1127,12 +1177,8 @@ class FakeBotApi(Service):
         chat = self._writable_chat(params)
         content = formatted_text(params, strict_html=self.strict_html)
         markup = check_reply_markup(params.get("reply_markup"))
-        now = time.monotonic()
-        if self.flood_control is not None:
-            retry_after = self.flood_control.check(chat, now)
-            if retry_after is not None:
-                raise too_many_requests(retry_after)
-            self.flood_control.record(chat, now)
+        preview = check_link_preview(params.get("link_preview_options"))
+        now = self._flood_check(chat)
         message = BotMessage(
             chat_id=chat.id,
             message_id=chat.allocate_message_id(),
@@ -1142,6 +1188,7 @@ class FakeBotApi(Service):
             html=params["text"],
             parse_mode=params.get("parse_mode") or None,
             reply_markup=markup,
+            link_preview=preview,
         )
         chat.messages[message.message_id] = message
         chat.log.append(
@@ -1150,8 +1197,70 @@ class FakeBotApi(Service):
         self.timeline.append((now, chat.id, message.message_id))
         return message.to_dict(chat, self.bot_user)
 
+    def _flood_check(self, chat: Chat) -> float:
+        now = time.monotonic()
+        if self.flood_control is not None:
+            retry_after = self.flood_control.check(chat, now)
+            if retry_after is not None:
+                raise too_many_requests(retry_after)
+            self.flood_control.record(chat, now)
+        return now
+
+    async def _send_photo(self, params: JsonDict) -> JsonDict:
+        chat = self._writable_chat(params)
+        caption = caption_text(params, strict_html=self.strict_html)
+        markup = check_reply_markup(params.get("reply_markup"))
+        if "photo" not in params:
+            raise bad_request("there is no photo in the request")
+        try:
+            photo = self.photos.take(params["photo"])
+        except PhotoRefused as refusal:
+            raise bad_request(str(refusal)) from None
+        now = self._flood_check(chat)
+        message = BotMessage(
+            chat_id=chat.id,
+            message_id=chat.allocate_message_id(),
+            date=_unix_now(),
+            text=caption.text,
+            entities=caption.entities,
+            html=params.get("caption") or "",
+            parse_mode=params.get("parse_mode") or None,
+            reply_markup=markup,
+            photo=photo.sizes,
+        )
+        chat.messages[message.message_id] = message
+        chat.log.append(
+            ChatEvent(
+                "bot_message",
+                message.message_id,
+                {"text": message.text, "markup": markup, "photo": photo.unique},
+            )
+        )
+        self.timeline.append((now, chat.id, message.message_id))
+        return message.to_dict(chat, self.bot_user)
+
+    async def _edit_message_caption(self, params: JsonDict) -> JsonDict:
+        chat, message = self._message_to_edit(params)
+        if message.photo is None:
+            raise bad_request("there is no caption in the message to edit")
+        caption = caption_text(params, strict_html=self.strict_html)
+        markup = check_reply_markup(params.get("reply_markup"), inline_only=True)
+        current = (message.text, message.entities, message.inline_keyboard)
+        if (caption.text, caption.entities, markup) == current:
+            raise bad_request(NOT_MODIFIED)
+        message.text, message.entities = caption.text, caption.entities
+        message.html, message.parse_mode = params.get("caption") or "", params.get("parse_mode")
+        message.reply_markup = markup
+        message.edit_date = _unix_now()
+        chat.log.append(
+            ChatEvent("edit", message.message_id, {"text": message.text, "markup": markup})
+        )
+        return message.to_dict(chat, self.bot_user)
+
     async def _edit_message_text(self, params: JsonDict) -> JsonDict:
         chat, message = self._message_to_edit(params)
+        if message.photo is not None:
+            raise bad_request("there is no text in the message to edit")
         content = formatted_text(params, strict_html=self.strict_html)
         # Without reply_markup an edit removes the inline keyboard, as on Telegram.
         markup = check_reply_markup(params.get("reply_markup"), inline_only=True)

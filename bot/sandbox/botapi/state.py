@@ -65,6 +65,11 @@ class BotMessage:
     reply_markup: JsonDict | None
     edit_date: int | None = None
     deleted: bool = False
+    # A photo message: its PhotoSize objects (smallest first); `text` and `entities` are then
+    # its caption, as Telegram sends them in "caption" and "caption_entities".
+    photo: list[JsonDict] | None = None
+    # The link_preview_options the message was sent with, as given.
+    link_preview: JsonDict | None = None
 
     @property
     def inline_keyboard(self) -> JsonDict | None:
@@ -91,10 +96,18 @@ class BotMessage:
             "from": bot_user,
             "chat": chat.to_dict(),
             "date": self.date,
-            "text": self.text,
         }
-        if self.entities:
-            data["entities"] = [entity.to_dict() for entity in self.entities]
+        entities = [entity.to_dict() for entity in self.entities]
+        if self.photo is not None:
+            data["photo"] = self.photo
+            if self.text:
+                data["caption"] = self.text
+            if entities:
+                data["caption_entities"] = entities
+        else:
+            data["text"] = self.text
+            if entities:
+                data["entities"] = entities
         if self.inline_keyboard is not None:
             data["reply_markup"] = self.inline_keyboard
         if self.edit_date is not None:
