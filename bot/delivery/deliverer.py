@@ -21,13 +21,12 @@ import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from telegram import InlineKeyboardMarkup, LinkPreviewOptions, Message
-from telegram.constants import ParseMode
+from telegram import InlineKeyboardMarkup, Message
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -39,11 +38,14 @@ from telegram.error import (
 from telegram.ext import ExtBot
 
 from bot.delivery import answers
+from bot.delivery.cards import ArticlePhoto, CardSender
 from bot.delivery.pacing import Pace, retry_delay
 from bot.newsroom.clock import Clock, utcnow
+from bot.newsroom.fetch import Fetcher
+from bot.newsroom.images import MAX_IMAGE_BYTES
 from bot.ops import logs
 from bot.settings import Settings
-from bot.telegram.messages import story_card
+from bot.telegram.messages import MAX_CAPTION_UTF16, story_card
 from bot.telegram.texts import choose_language
 from db import broadcasts, store
 from db.broadcasts import Claim, Outcome
@@ -61,7 +63,6 @@ DATABASE_RETRY = 0.5  # seconds before a failed claim or write is tried again (g
 GIVE_UP_WHEN_STOPPING = 3
 OPEN_CHECK_INTERVAL = 0.5  # seconds between looks for cancelled broadcasts while sending
 ERROR_TEXT_LIMIT = 500
-NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 
 def max_unrecorded_for(rate: float, concurrency: int) -> int:
@@ -83,6 +84,9 @@ class _Story:
     broadcast_id: int
     article: ArticleRow
     cards: dict[str, tuple[str, InlineKeyboardMarkup | None]]
+    # The article's photo, shared by every broadcast of it in this process (None: text cards).
+    photo: ArticlePhoto | None = None
+    captions: dict[str, tuple[str, InlineKeyboardMarkup | None]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,8 +115,10 @@ class Deliverer:
         clock: Clock = utcnow,
         on_recorded: Callable[[Sequence[Outcome]], None] | None = None,
         max_claims: int = broadcasts.MAX_CLAIMS,
+        cards: CardSender | None = None,
     ) -> None:
         self.bot = bot
+        self.cards = cards or CardSender(bot=bot, sessionmaker=sessionmaker)
         self.sessionmaker = sessionmaker
         self.default_language = default_language
         self.paid_broadcast = paid_broadcast
@@ -130,6 +136,8 @@ class Deliverer:
         self._unsent: dict[tuple[int, int], Claim] = {}
         self._settling = asyncio.Lock()
         self._stories: dict[int, _Story] = {}
+        # By article: one photo state for all its broadcasts, so a file_id is learnt once.
+        self._photos: dict[int, ArticlePhoto] = {}
         self._open: set[int] = set()  # running broadcasts, as of the last claim
         self._wake = asyncio.Event()
         self._stopping = False
@@ -159,7 +167,22 @@ class Deliverer:
             backoff_base=backoff_base,
             clock=clock,
             on_recorded=on_recorded,
+            cards=CardSender(
+                bot=bot,
+                sessionmaker=sessionmaker,
+                link_preview=settings.link_preview,
+                photo_upload=settings.photo_upload,
+                open_fetcher=lambda: Fetcher(
+                    allow_private=settings.fetch_private,
+                    deadline=settings.fetch_timeout,
+                    max_bytes=MAX_IMAGE_BYTES,
+                ),
+            ),
         )
+
+    async def close(self) -> None:
+        """Let go of what sending opened (the image fetcher of upload mode)."""
+        await self.cards.close()
 
     def wake(self) -> None:
         """Say that there may be new work (a broadcast started or was cancelled)."""
@@ -404,12 +427,25 @@ class Deliverer:
             return
         article = await store.get_article(session=session, article_id=broadcast.article_id)
         if article is not None:
-            self._stories[broadcast_id] = _Story(broadcast_id, article, {})
+            photo = self._photos.get(article.id)
+            if photo is None or photo.url != article.image_url:
+                photo = ArticlePhoto.of(article)
+                if photo is not None:
+                    self._photos[article.id] = photo
+            self._stories[broadcast_id] = _Story(broadcast_id, article, {}, photo)
 
     def _card(self, story: _Story, language: str) -> tuple[str, InlineKeyboardMarkup | None]:
         card = story.cards.get(language)
         if card is None:
             card = story.cards[language] = story_card(story.article, language)
+        return card
+
+    def _caption(self, story: _Story, language: str) -> tuple[str, InlineKeyboardMarkup | None]:
+        card = story.captions.get(language)
+        if card is None:
+            card = story.captions[language] = story_card(
+                story.article, language, limit=MAX_CAPTION_UTF16
+            )
         return card
 
     async def _deliver(self, job: _Job) -> Outcome:
@@ -440,17 +476,16 @@ class Deliverer:
             return replace(pending, error="the article is gone")
         if not job.active:
             return replace(pending, status="skipped", error="chat is inactive")
-        body, keyboard = self._card(story, job.language)
+        text = self._card(story, job.language)
         extra: dict[str, Any] = {"allow_paid_broadcast": True} if self.paid_broadcast else {}
         with answers.watch() as answer:
             try:
-                message = await self.bot.send_message(
+                message = await self.cards.send(
                     claim.chat_id,
-                    body,
-                    # Explicit, not from the Application's Defaults: the engine works on any Bot.
-                    parse_mode=ParseMode.HTML,
-                    link_preview_options=NO_PREVIEW,
-                    reply_markup=keyboard,
+                    text=text,
+                    caption=functools.partial(self._caption, story, job.language),
+                    url=story.article.url,
+                    photo=story.photo,
                     rate_limit_args=Pace.BROADCAST,
                     **extra,
                 )
