@@ -106,6 +106,8 @@ def stats(
             wanted = progress.broadcast.id
             progress = open_database(settings, lambda sessions: _follow(sessions, wanted))
         console.print(progress_table([progress], settings.timezone))
+        if progress.photo_refused is not None:
+            console.print(f"photo refused: {progress.photo_refused}", markup=False)
 
     guarded(run)
 
