@@ -350,3 +350,20 @@ async def test_operators_see_the_refused_photo_in_stats(bot: BotHarness, tmp_pat
     (stats,) = await bot.say(OPERATOR, "/stats 1")
     assert "sent 2 of 2" in stats.text
     assert "photo refused: Failed to get http url content" in stats.text
+
+
+async def test_a_reader_asking_for_a_story_gets_its_photo_card_by_file_id(
+    bot: BotHarness, tmp_path: Path
+) -> None:
+    await bot.say(2001, "/start")
+    bot.api.host_image(IMAGE_URL, IMAGE)
+    (stored,) = await bot.ingest(str(write_story(tmp_path)))
+
+    (first,) = await bot.say(2001, f"/summary {stored.article_id}")
+    assert first.photo is not None and first.text.startswith("Bridge reopens")
+    _, again = await bot.say(2002, f"/start a{stored.article_id}", count=2)
+    assert again.photo is not None
+    assert bot.api.photos.sent_by == {"url": 1, "file_id": 1}
+    # "Read more" on the photo card opens the first section, as on a text card.
+    (section,) = await bot.press(2002, again, again.callback_data()[0])
+    assert section.photo is None and section.text

@@ -5,10 +5,14 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 
+from bot.delivery.cards import ArticlePhoto, CardSender
+from bot.newsroom.fetch import Fetcher
+from bot.newsroom.images import MAX_IMAGE_BYTES
 from bot.telegram.context import Context
-from bot.telegram.messages import Message
+from bot.telegram.messages import MAX_CAPTION_UTF16, Message, story_card
 from bot.telegram.texts import choose_language
 from db import store
+from db.models import ArticleRow
 
 
 async def enter(session: AsyncSession, update: Update, context: Context) -> tuple[int, str]:
@@ -36,3 +40,29 @@ async def send(context: Context, chat_id: int, message: Message) -> None:
     """Send a message with its keyboard, if any."""
     body, keyboard = message
     await context.bot.send_message(chat_id, body, reply_markup=keyboard)
+
+
+async def send_story(context: Context, chat_id: int, article: ArticleRow, language: str) -> None:
+    """A story card a reader asked for: with its photo when it has one, as broadcasts send it."""
+    settings = context.bot_data.settings
+    cards = CardSender(
+        bot=context.bot,
+        sessionmaker=context.bot_data.sessionmaker,
+        link_preview=settings.link_preview,
+        photo_upload=settings.photo_upload,
+        open_fetcher=lambda: Fetcher(
+            allow_private=settings.fetch_private,
+            deadline=settings.fetch_timeout,
+            max_bytes=MAX_IMAGE_BYTES,
+        ),
+    )
+    try:
+        await cards.send(
+            chat_id,
+            text=story_card(article, language),
+            caption=lambda: story_card(article, language, limit=MAX_CAPTION_UTF16),
+            url=article.url,
+            photo=ArticlePhoto.of(article),
+        )
+    finally:
+        await cards.close()

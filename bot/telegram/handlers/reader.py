@@ -29,7 +29,7 @@ from bot.telegram.callbacks import (
     topic_key,
 )
 from bot.telegram.context import Context
-from bot.telegram.handlers.common import enter, send
+from bot.telegram.handlers.common import enter, send, send_story
 from bot.telegram.menu import menu_commands
 from bot.telegram.messages import (
     ECHO_LIMIT,
@@ -39,14 +39,13 @@ from bot.telegram.messages import (
     latest_list,
     one_line,
     section_message,
-    story_card,
     topics_keyboard,
 )
 from bot.telegram.texts import text
 from bot.telegram.updates import FOR_THIS_BOT, NEW_MESSAGE
 from content.summary import shorten
 from db import store
-from db.models import ALL_TOPICS
+from db.models import ALL_TOPICS, ArticleRow
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +70,7 @@ async def start(update: Update, context: Context) -> None:
         )
     await context.bot.send_message(chat_id, text(language, "greeting"))
     if article is not None:
-        await send(context, chat_id, story_card(article, language))
+        await send_story(context, chat_id, article, language)
     elif payload:
         await context.bot.send_message(chat_id, text(language, "story_gone"))
 
@@ -166,6 +165,7 @@ async def _latest_message(session: AsyncSession, chat_id: int, language: str) ->
 async def summary(update: Update, context: Context) -> None:
     """/summary ID: that story's card; /summary: the story being read, else the newest one."""
     argument = (context.args or [""])[0]
+    article: ArticleRow | None = None
     async with context.bot_data.unit_of_work() as session:
         chat_id, language = await enter(session, update, context)
         if argument and parse_id(argument) is None and not meant_as_id(argument):
@@ -182,12 +182,11 @@ async def summary(update: Update, context: Context) -> None:
                 if article_id
                 else None
             )
-            reply = (
-                story_card(article, language)
-                if article
-                else (text(language, "story_gone" if argument else "latest_none"), None)
-            )
-    await send(context, chat_id, reply)
+            reply = text(language, "story_gone" if argument else "latest_none"), None
+    if article is not None:
+        await send_story(context, chat_id, article, language)
+    else:
+        await send(context, chat_id, reply)
 
 
 async def more(update: Update, context: Context) -> None:
@@ -237,6 +236,7 @@ class _Outcome:
 
     notice: str | None = None  # the short answer shown over the chat (plain text)
     reply: Message | None = None  # a new message: what the reader asked for
+    story: ArticleRow | None = None  # a story card the reader asked for (photo or text)
     edit: Message | None = None  # replaces the pressed message (its text, when one is given)
     # Sent as a new message when the edit fails (the pressed message is gone): set when the
     # edit is the answer itself; without it an edit is tidying, and its failure is shrugged off.
@@ -259,8 +259,11 @@ async def button(update: Update, context: Context) -> None:
         outcome = await _press(session, chat_id, language, action, now=context.bot_data.clock())
     if outcome.reply is not None:
         await send(context, chat_id, outcome.reply)
+    if outcome.story is not None:
+        await send_story(context, chat_id, outcome.story, language)
     answered = await _answer(query, outcome.notice)
-    if not answered and outcome.notice and outcome.reply is None and outcome.edit is None:
+    replied = outcome.reply is not None or outcome.story is not None
+    if not answered and outcome.notice and not replied and outcome.edit is None:
         # The notice was all there was to say; the query expired, so say it in the chat.
         await context.bot.send_message(chat_id, html.escape(outcome.notice, quote=False))
     if outcome.edit is not None:
@@ -302,7 +305,7 @@ async def _press(
             article = await store.get_article(session=session, article_id=article_id)
             if article is None:
                 return _Outcome(notice=text(language, "story_gone"))
-            return _Outcome(reply=story_card(article, language))
+            return _Outcome(story=article)
         case ShowLatest():
             return _Outcome(reply=await _latest_message(session, chat_id, language))
         case ToggleTopic(key, page):
