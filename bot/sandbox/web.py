@@ -88,7 +88,7 @@ def bot_message_json(message: BotMessage) -> JsonDict:
                 item["url"] = button["url"]
             buttons.append(item)
         rows.append(buttons)
-    return {
+    shown: JsonDict = {
         "id": message.message_id,
         "from": "bot",
         "date": message.date,
@@ -97,6 +97,16 @@ def bot_message_json(message: BotMessage) -> JsonDict:
         "buttons": rows,
         "edited": message.edit_date is not None,
     }
+    if message.photo:
+        largest = message.photo[-1]
+        # The page asks this server for the picture; a URL photo the fake Telegram never had
+        # the bytes of (nothing hosted there) shows as an empty frame of its size.
+        shown["photo"] = {
+            "src": f"/api/photos/{largest['file_unique_id']}",
+            "width": largest["width"],
+            "height": largest["height"],
+        }
+    return shown
 
 
 def _user_message_json(message: JsonDict) -> JsonDict:
@@ -206,6 +216,7 @@ class WebChat(Service):
         app.router.add_post("/api/chats/{reader}/press", self._press)
         app.router.add_get("/api/chats/{reader}/events", self._events)
         app.router.add_get("/api/newsroom/{reader}", self._newsroom)
+        app.router.add_get("/api/photos/{unique}", self._photo)
         app.on_shutdown.append(self._on_shutdown)
         return app
 
@@ -267,6 +278,16 @@ class WebChat(Service):
 
     async def _index(self, _request: web.Request) -> web.FileResponse:
         return web.FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+
+    async def _photo(self, request: web.Request) -> web.Response:
+        photo = self.api.photos.by_file_unique_id(request.match_info["unique"])
+        if photo is None or photo.data is None or photo.content_type is None:
+            raise _error(404, "no such photo")
+        return web.Response(
+            body=photo.data,
+            content_type=photo.content_type,
+            headers={"Cache-Control": "private, max-age=3600"},
+        )
 
     async def _readers(self, _request: web.Request) -> web.Response:
         return self._json(

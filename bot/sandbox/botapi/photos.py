@@ -197,6 +197,13 @@ class PhotoStore:
             self.photos[str(item["file_id"])] = photo
         return photo
 
-    def by_unique(self, unique: str) -> Photo | None:
-        """The photo with this file_unique_id prefix (for the web chat to show it)."""
-        return next((p for p in self.photos.values() if p.unique == unique), None)
+    def by_file_unique_id(self, file_unique_id: str) -> Photo | None:
+        """The photo one of whose sizes has this file_unique_id (for the web chat to show it)."""
+        return next(
+            (
+                photo
+                for photo in self.photos.values()
+                if any(size["file_unique_id"] == file_unique_id for size in photo.sizes)
+            ),
+            None,
+        )
