@@ -93,11 +93,16 @@ class ArticlePhoto:
     data: bytes | None = None
 
     @classmethod
-    def of(cls, article: ArticleRow) -> ArticlePhoto | None:
-        """The article's photo as stored, or None when its card is text."""
+    def of(cls, article: ArticleRow, *, try_again: bool = False) -> ArticlePhoto | None:
+        """The article's photo as stored, or None when its card is text.
+
+        `try_again`: a photo refused before is tried once more (a new broadcast: the host may
+        be back); otherwise its cards stay text.
+        """
         if article.image_url is None and article.photo_file_id is None:
             return None
-        return cls(article.id, article.image_url, article.photo_file_id, article.photo_refused)
+        refused = None if try_again and article.image_url else article.photo_refused
+        return cls(article.id, article.image_url, article.photo_file_id, refused)
 
     @property
     def wanted(self) -> bool:

@@ -84,7 +84,7 @@ class _Story:
     broadcast_id: int
     article: ArticleRow
     cards: dict[str, tuple[str, InlineKeyboardMarkup | None]]
-    # The article's photo, shared by every broadcast of it in this process (None: text cards).
+    # The article's photo as this broadcast sends it (None: text cards), shared by its sends.
     photo: ArticlePhoto | None = None
     captions: dict[str, tuple[str, InlineKeyboardMarkup | None]] = field(default_factory=dict)
 
@@ -136,8 +136,6 @@ class Deliverer:
         self._unsent: dict[tuple[int, int], Claim] = {}
         self._settling = asyncio.Lock()
         self._stories: dict[int, _Story] = {}
-        # By article: one photo state for all its broadcasts, so a file_id is learnt once.
-        self._photos: dict[int, ArticlePhoto] = {}
         self._open: set[int] = set()  # running broadcasts, as of the last claim
         self._wake = asyncio.Event()
         self._stopping = False
@@ -427,11 +425,9 @@ class Deliverer:
             return
         article = await store.get_article(session=session, article_id=broadcast.article_id)
         if article is not None:
-            photo = self._photos.get(article.id)
-            if photo is None or photo.url != article.image_url:
-                photo = ArticlePhoto.of(article)
-                if photo is not None:
-                    self._photos[article.id] = photo
+            # A file_id from an earlier send is in the row; a refusal holds for the broadcast
+            # it happened in, and a new one tries the photo once more.
+            photo = ArticlePhoto.of(article, try_again=True)
             self._stories[broadcast_id] = _Story(broadcast_id, article, {}, photo)
 
     def _card(self, story: _Story, language: str) -> tuple[str, InlineKeyboardMarkup | None]:

@@ -134,13 +134,17 @@ async def test_a_refused_photo_falls_back_to_text_for_every_reader_and_is_not_tr
     row = await article_row(world, article_id)
     assert row.photo_refused is not None and URL_FAILED.lower() in row.photo_refused.lower()
 
-    # The refusal is stored: a later push (another process) sends text without trying.
-    await world.start_broadcast(article_id)
-    await deliverer_for(world).deliver_available()
-    assert len(world.api.calls("sendPhoto")) == 1
     async with unit_of_work(world.sessionmaker) as session:
         progress = await broadcasts.broadcast_progress(session=session, broadcast_id=first)
     assert progress is not None and progress.photo_refused == row.photo_refused
+
+    # A later push tries the photo once more: the host is back, so the photo goes out.
+    world.api.host_image(IMAGE_URL, IMAGE)
+    await world.start_broadcast(article_id)
+    await deliverer_for(world).deliver_available()
+    assert world.api.photos.sent_by == {"url": 2, "file_id": len(readers) - 1}
+    row = await article_row(world, article_id)
+    assert row.photo_refused is None and row.photo_file_id is not None
 
 
 async def test_a_page_instead_of_an_image_is_refused_with_telegrams_words(
