@@ -23,7 +23,7 @@ from typing import Any, Literal
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram import InlineKeyboardMarkup, InputFile, LinkPreviewOptions, Message
 from telegram.constants import ParseMode
-from telegram.error import BadRequest
+from telegram.error import BadRequest, NetworkError
 from telegram.ext import ExtBot
 
 from bot.delivery.pacing import Pace
@@ -65,10 +65,13 @@ _PHOTO_REFUSALS = (
 _CHAT_REFUSALS = ("not enough rights to send photos", "chat_send_photos_forbidden")
 
 
-def photo_refusal(error: BadRequest) -> str | None:
-    """Telegram's reason when a 400 refuses the photo itself, else None."""
+def photo_refusal(error: NetworkError) -> str | None:
+    """Telegram's reason when it refuses the photo itself (a 400, or a 413 for an upload too
+    large), else None."""
     words = error.message.lower()
-    if any(marker in words for marker in _PHOTO_REFUSALS):
+    if isinstance(error, BadRequest) and any(marker in words for marker in _PHOTO_REFUSALS):
+        return error.message[:REASON_LIMIT]
+    if "request entity too large" in words:
         return error.message[:REASON_LIMIT]
     return None
 
@@ -238,10 +241,12 @@ class CardSender:
             source = photo.url
         try:
             message = await self._post(chat_id, source, caption, extra)
-        except BadRequest as error:
+        except NetworkError as error:  # BadRequest among them
             reason = photo_refusal(error)
             if reason is None:
-                raise self._chat_refusal(chat_id, error) from None
+                if isinstance(error, BadRequest):
+                    raise self._chat_refusal(chat_id, error) from None
+                raise
             await self._refuse(photo, reason)
             raise _Fallback from None
         file_id = largest_file_id(message)

@@ -37,6 +37,10 @@ class PhotoRefused(Exception):
     """Telegram's 400 for a photo it will not take (the description without "Bad Request: ")."""
 
 
+class UploadTooLarge(Exception):
+    """An upload over 10 MB: the Bot API's front answers 413 before Telegram sees it."""
+
+
 @dataclass(frozen=True, slots=True)
 class Upload:
     """A file sent in a multipart request."""
@@ -129,6 +133,8 @@ class PhotoStore:
     def take(self, value: object) -> Photo:
         """The photo a sendPhoto names (URL, file_id or upload); PhotoRefused says why not."""
         if isinstance(value, Upload):
+            if len(value.data) > MAX_UPLOAD_PHOTO_BYTES:
+                raise UploadTooLarge
             self.sent_by["upload"] += 1
             return self._store(value.data, value.content_type, MAX_UPLOAD_PHOTO_BYTES)
         named = value.strip() if isinstance(value, str) else ""

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from bot.ops.serving import Service, bind
-from bot.sandbox.botapi.photos import PhotoRefused, PhotoStore, Upload
+from bot.sandbox.botapi.photos import PhotoRefused, PhotoStore, Upload, UploadTooLarge
 from bot.sandbox.botapi.state import (
     BotMessage,
     CallbackAnswer,
@@ -1216,6 +1216,8 @@ class FakeBotApi(Service):
             photo = self.photos.take(params["photo"])
         except PhotoRefused as refusal:
             raise bad_request(str(refusal)) from None
+        except UploadTooLarge:
+            raise ApiError(413, "Request Entity Too Large") from None
         now = self._flood_check(chat)
         message = BotMessage(
             chat_id=chat.id,
