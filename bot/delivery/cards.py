@@ -30,6 +30,7 @@ from bot.delivery.pacing import Pace
 from bot.newsroom.fetch import Fetcher, FetchError
 from bot.newsroom.images import MAX_IMAGE_BYTES, download_image
 from bot.newsroom.links import button_url
+from bot.settings import Settings
 from db import store
 from db.models import ArticleRow
 from db.session import unit_of_work
@@ -152,6 +153,28 @@ class CardSender:
         self.photo_upload = photo_upload
         self._open_fetcher = open_fetcher or (lambda: Fetcher(max_bytes=MAX_IMAGE_BYTES))
         self._fetcher: Fetcher | None = None
+
+    @classmethod
+    def for_settings(
+        cls,
+        settings: Settings,
+        *,
+        bot: ExtBot[Pace],
+        sessionmaker: async_sessionmaker[AsyncSession],
+    ) -> CardSender:
+        """The sender NEWSBOT_LINK_PREVIEW and NEWSBOT_PHOTO_UPLOAD call for; upload mode
+        fetches within the source fetcher's bounds (NEWSBOT_FETCH_PRIVATE, _TIMEOUT)."""
+        return cls(
+            bot=bot,
+            sessionmaker=sessionmaker,
+            link_preview=settings.link_preview,
+            photo_upload=settings.photo_upload,
+            open_fetcher=lambda: Fetcher(
+                allow_private=settings.fetch_private,
+                deadline=settings.fetch_timeout,
+                max_bytes=MAX_IMAGE_BYTES,
+            ),
+        )
 
     async def close(self) -> None:
         """Close the image fetcher, if upload mode opened one."""

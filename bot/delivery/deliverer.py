@@ -41,8 +41,6 @@ from bot.delivery import answers
 from bot.delivery.cards import ArticlePhoto, CardSender
 from bot.delivery.pacing import Pace, retry_delay
 from bot.newsroom.clock import Clock, utcnow
-from bot.newsroom.fetch import Fetcher
-from bot.newsroom.images import MAX_IMAGE_BYTES
 from bot.ops import logs
 from bot.settings import Settings
 from bot.telegram.messages import MAX_CAPTION_UTF16, story_card
@@ -165,17 +163,7 @@ class Deliverer:
             backoff_base=backoff_base,
             clock=clock,
             on_recorded=on_recorded,
-            cards=CardSender(
-                bot=bot,
-                sessionmaker=sessionmaker,
-                link_preview=settings.link_preview,
-                photo_upload=settings.photo_upload,
-                open_fetcher=lambda: Fetcher(
-                    allow_private=settings.fetch_private,
-                    deadline=settings.fetch_timeout,
-                    max_bytes=MAX_IMAGE_BYTES,
-                ),
-            ),
+            cards=CardSender.for_settings(settings, bot=bot, sessionmaker=sessionmaker),
         )
 
     async def close(self) -> None:

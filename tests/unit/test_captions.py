@@ -3,12 +3,15 @@ caption check, the summary shortened at a word."""
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from bot.delivery.cards import preview_options
 from bot.sandbox.botapi.server import caption_text, check_reply_markup
 from bot.sandbox.botapi.telegram_html import utf16_len
+from bot.settings import Settings
 from bot.telegram.messages import MAX_CAPTION_UTF16, story_card
 from db.models import ArticleRow
 
@@ -84,3 +87,13 @@ def test_link_preview_options_follow_the_setting() -> None:
     assert preview_options("off", url).is_disabled
     assert preview_options("large", None).is_disabled
     assert preview_options("large", "javascript:alert(1)").is_disabled
+
+
+def test_photo_and_preview_settings() -> None:
+    defaults = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert (defaults.link_preview, defaults.photo_upload) == ("large", "url")
+    chosen = Settings(_env_file=None, link_preview="off", photo_upload="upload")  # type: ignore[call-arg]
+    assert (chosen.link_preview, chosen.photo_upload) == ("off", "upload")
+    for wrong in ({"link_preview": "medium"}, {"photo_upload": "ftp"}):
+        with pytest.raises(ValidationError):
+            Settings(_env_file=None, **wrong)  # type: ignore[call-arg, arg-type]

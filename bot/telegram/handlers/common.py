@@ -6,8 +6,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 
 from bot.delivery.cards import ArticlePhoto, CardSender
-from bot.newsroom.fetch import Fetcher
-from bot.newsroom.images import MAX_IMAGE_BYTES
 from bot.telegram.context import Context
 from bot.telegram.messages import MAX_CAPTION_UTF16, Message, story_card
 from bot.telegram.texts import choose_language
@@ -44,17 +42,8 @@ async def send(context: Context, chat_id: int, message: Message) -> None:
 
 async def send_story(context: Context, chat_id: int, article: ArticleRow, language: str) -> None:
     """A story card a reader asked for: with its photo when it has one, as broadcasts send it."""
-    settings = context.bot_data.settings
-    cards = CardSender(
-        bot=context.bot,
-        sessionmaker=context.bot_data.sessionmaker,
-        link_preview=settings.link_preview,
-        photo_upload=settings.photo_upload,
-        open_fetcher=lambda: Fetcher(
-            allow_private=settings.fetch_private,
-            deadline=settings.fetch_timeout,
-            max_bytes=MAX_IMAGE_BYTES,
-        ),
+    cards = CardSender.for_settings(
+        context.bot_data.settings, bot=context.bot, sessionmaker=context.bot_data.sessionmaker
     )
     try:
         await cards.send(
