@@ -212,13 +212,13 @@ class CardSender:
     async def _send_photo(
         self, chat_id: int, photo: ArticlePhoto, caption: Card, extra: dict[str, Any]
     ) -> Any:
-        # At most twice round: a file_id that another send got while this one waited.
+        # At most twice round: the second time with the file_id another send got meanwhile.
         while True:
             file_id = photo.file_id
             if file_id is not None:
                 return await self._by_file_id(chat_id, photo, file_id, caption, extra)
             async with photo.lock:
-                if photo.refused is not None:
+                if not photo.wanted:  # refused, or no URL left to try
                     raise _Fallback
                 if photo.file_id is not None:
                     continue
