@@ -1,12 +1,13 @@
 """The fake Bot API in a process of its own, for benchmarks: serves until SIGTERM or SIGINT.
 
 Prints its URL as the first line of stdout once it accepts connections, and on exit the lines
-"sendMessage: N" (messages stored) and "refused: N" (sendMessage calls not stored). Chats are
+"sendMessage: N" (messages stored) and "refused: N" (sendMessage calls not stored), and for
+photos "sendPhoto by url: N", "sendPhoto by file_id: N", "sendPhoto by upload: N". Chats are
 created on first use. Flood control is off, so every well-formed sendMessage is answered 200,
 unless --flood-control N enforces Telegram's limits with N sends per second overall.
 
 Run: .venv/bin/python bench/fake_api_server.py [--port 0] [--flood-control 30]
-     (token: $FAKE_API_TOKEN or the default)
+     [--host-image URL=PATH]…  (token: $FAKE_API_TOKEN or the default)
 """
 
 from __future__ import annotations
@@ -15,17 +16,27 @@ import argparse
 import asyncio
 import os
 import signal
+from collections.abc import Mapping
+from pathlib import Path
 
 from bot.sandbox.botapi.server import DEFAULT_TOKEN, FakeBotApi
 
 
-async def serve(host: str, port: int, token: str, flood_control: int | None = None) -> None:
+async def serve(
+    host: str,
+    port: int,
+    token: str,
+    flood_control: int | None = None,
+    images: Mapping[str, bytes] | None = None,
+) -> None:
     """Start the fake API, print its URL, and stop it on SIGTERM/SIGINT."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     api = FakeBotApi(token, host=host, port=port)
+    for url, data in (images or {}).items():
+        api.host_image(url, data)
     if flood_control:
         # Telegram's limits: 1/s to a private chat, 20/min to a group, this many per second.
         api.enable_flood_control(global_per_second=flood_control)
@@ -35,9 +46,11 @@ async def serve(host: str, port: int, token: str, flood_control: int | None = No
         print(api.url, flush=True)
         await stop.wait()
         stored = sum(len(chat.messages) for chat in api.chats.values())
-        calls = len(api.calls("sendMessage"))
+        calls = len(api.calls("sendMessage")) + len(api.calls("sendPhoto"))
     print(f"sendMessage: {stored}", flush=True)
     print(f"refused: {calls - stored}", flush=True)
+    for how in ("url", "file_id", "upload"):
+        print(f"sendPhoto by {how}: {api.photos.sent_by[how]}", flush=True)
 
 
 def main() -> None:
@@ -48,10 +61,17 @@ def main() -> None:
     parser.add_argument(
         "--flood-control", type=int, default=None, help="answer 429 above this many sends/s"
     )
+    parser.add_argument(
+        "--host-image", action="append", default=[], help="URL=PATH: serve PATH at URL"
+    )
     args = parser.parse_args()
     # From the environment rather than argv, so the token is not in the process list.
     token = os.environ.get("FAKE_API_TOKEN", DEFAULT_TOKEN)
-    asyncio.run(serve(args.host, args.port, token, args.flood_control))
+    images = {}
+    for image in args.host_image:
+        url, _, path = image.partition("=")
+        images[url] = Path(path).read_bytes()
+    asyncio.run(serve(args.host, args.port, token, args.flood_control, images))
 
 
 if __name__ == "__main__":

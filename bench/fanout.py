@@ -96,6 +96,7 @@ class FakeApiProcess:
         self.url = ""
         self.stored: int | None = None
         self.refused: int | None = None
+        self.counts: dict[str, int] = {}  # every "name: N" line printed on exit
         self._process: asyncio.subprocess.Process | None = None
 
     async def __aenter__(self) -> Self:
@@ -128,6 +129,9 @@ class FakeApiProcess:
         output = (await process.stdout.read()).decode()
         await process.wait()
         for line in output.splitlines():
+            name, _, number = line.rpartition(": ")
+            if name and number.isdigit():
+                self.counts[name] = int(number)
             if line.startswith("sendMessage: "):
                 self.stored = int(line.removeprefix("sendMessage: "))
             if line.startswith("refused: "):

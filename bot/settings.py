@@ -79,6 +79,12 @@ class Settings(BaseSettings):
     # addresses may be fetched, and how many seconds one source may take, redirects included.
     fetch_private: bool = False
     fetch_timeout: float = Field(default=30.0, gt=0, le=3600)
+    # A card without a photo: the source page's preview off, small or large (above the text).
+    link_preview: Literal["off", "small", "large"] = "large"
+    # A card's photo: Telegram fetches the image URL itself, or newsbot fetches it once (within
+    # the fetcher's bounds, images of at most 10 MB) and uploads it, for hosts that block
+    # Telegram's fetcher.
+    photo_upload: Literal["url", "upload"] = "url"
     # Updates of different chats handled at once (one chat's updates always keep their order).
     concurrent_updates: int = Field(default=16, ge=1, le=1024)
 

@@ -30,6 +30,8 @@ class Article:
     url: str | None = None
     related: tuple[str, ...] = ()
     published: datetime | None = None
+    # The lead image: an absolute http(s) URL (og:image, a feed's media, front matter `image:`).
+    image: str | None = None
     guid: str | None = field(default=None, compare=False)
 
     @property

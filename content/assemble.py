@@ -88,6 +88,7 @@ def assemble(
     url: str | None = None,
     published: datetime | None = None,
     guid: str | None = None,
+    image: str | None = None,
     language: str | None = None,
     infer_byline: bool = True,
     infer_lead: bool = True,
@@ -151,6 +152,7 @@ def assemble(
         url=url.strip() or None if url else None,
         related=tuple(dict.fromkeys(related)),
         published=published,
+        image=image,
         guid=guid,
     )
 

@@ -16,6 +16,7 @@ from content.article import Article
 from content.assemble import Chunk, assemble
 from content.errors import ContentError
 from content.html_blocks import chunks_from_html
+from content.images import feed_image
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,13 +57,15 @@ def _entry_article(entry: Mapping[str, Any]) -> Article:
     body = _entry_html(entry)
     chunks = chunks_from_html(body) if "<" in body else [Chunk(line) for line in body.split("\n")]
     topics = [str(tag.get("term") or tag.get("label") or "") for tag in entry.get("tags", [])]
+    link = str(entry["link"]) if entry.get("link") else None
     return assemble(
         chunks,
         title=title,
         byline=_author(entry),
         topics=topics,
-        url=str(entry["link"]) if entry.get("link") else None,
+        url=link,
         published=_entry_time(entry),
+        image=feed_image(entry, base=link, body=body),
         guid=str(entry.get("id") or entry.get("link") or "") or None,
         infer_byline=False,
     )

@@ -13,6 +13,7 @@ from content.article import Article
 from content.assemble import assemble
 from content.errors import ContentError
 from content.html_blocks import chunks_from_element
+from content.images import html_image
 
 _PUBLISHED_XPATHS = (
     "//meta[@property='article:published_time']/@content",
@@ -64,6 +65,7 @@ def parse_html(page: str, *, url: str | None = None) -> Article:
         topics=topics,
         url=url or meta.get("url") or None,
         published=_published(original),
+        image=html_image(original, url=url or meta.get("url") or None),
     )
 
 

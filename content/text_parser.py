@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from content.article import Article
 from content.assemble import Chunk, assemble
 from content.errors import ContentError
+from content.images import resolve_image
 
 _MD_LIST_ITEM = re.compile(r"^(?:[-*+•]|\d{1,3}[.)])\s+\S")
 _MD_QUOTE = re.compile(r"^\s*>\s?")
@@ -27,6 +28,7 @@ _FRONT_MATTER_KEYS = {
     "published": "published",
     "date": "published",
     "language": "language",
+    "image": "image",
 }
 _LANGUAGES = {"ar", "en"}
 
@@ -51,7 +53,22 @@ def parse_text(text: str) -> Article:
         url=meta.get("url"),
         published=_parse_time(meta["published"]) if "published" in meta else None,
         language=language,
+        image=_image(meta),
     )
+
+
+def _image(meta: dict[str, str]) -> str | None:
+    """Front matter `image:`, read against the article's `url:`; refused when it is no URL."""
+    value = meta.get("image")
+    if not value:
+        return None
+    image = resolve_image(value, meta.get("url"))
+    if image is None:
+        raise ContentError(
+            f"front matter: image {value[:80]!r} is not an http(s) URL"
+            + ("" if meta.get("url") else " (a relative one needs url:)")
+        )
+    return image
 
 
 def _split_front_matter(text: str) -> tuple[dict[str, str], str]:

@@ -440,6 +440,8 @@ class Progress:
     failed: int
     dropped: int
     readers: int
+    # Why Telegram refused the article's photo (its cards then went out as text), if it did.
+    photo_refused: str | None = None
 
     @property
     def finished(self) -> int:
@@ -485,6 +487,9 @@ async def broadcast_progress(*, session: AsyncSession, broadcast_id: int) -> Pro
         failed=counts.get("failed", 0),
         dropped=counts.get("dropped", 0),
         readers=readers or 0,
+        photo_refused=await session.scalar(
+            select(ArticleRow.photo_refused).where(ArticleRow.id == broadcast.article_id)
+        ),
     )
 
 

@@ -106,6 +106,14 @@ class ArticleRow(Base):
     revised_at: Mapped[datetime | None]
     # Withdrawn by the newsroom: no longer listed, opened or pushed.
     retracted_at: Mapped[datetime | None]
+    # The lead image's URL (None: the card goes out as text).
+    image_url: Mapped[str | None] = mapped_column(Text)
+    # Telegram's file_id of the photo from the first send that took it: every later send of
+    # the card reuses it instead of making Telegram fetch the URL again.
+    photo_file_id: Mapped[str | None] = mapped_column(Text)
+    # Why Telegram refused the photo (bad URL, too big, unreachable): the card goes out as text
+    # from then on, and operators see the reason in /stats.
+    photo_refused: Mapped[str | None] = mapped_column(Text)
 
     sections: Mapped[list[SectionRow]] = relationship(
         back_populates="article",

@@ -121,6 +121,7 @@ async def add_article(
         "sort_at": article.published or now,
         "related": list(article.related),
         "section_count": len(sections),
+        "image_url": article.image,
     }
     for _attempt in range(_INSERT_ATTEMPTS):
         # No conflict target: a clash on the url and a clash on the content hash both mean
@@ -168,6 +169,33 @@ async def add_article(
     if row is None:  # pragma: no cover - inserted in this very transaction
         raise RuntimeError(f"article {article_id} vanished after insert")
     return row, True
+
+
+async def remember_photo(*, session: AsyncSession, article_id: int, file_id: str) -> None:
+    """Keep the file_id of a photo Telegram took, for every later send of the article."""
+    await session.execute(
+        update(ArticleRow)
+        .where(ArticleRow.id == article_id)
+        .values(photo_file_id=file_id, photo_refused=None)
+    )
+
+
+async def refuse_photo(*, session: AsyncSession, article_id: int, reason: str) -> None:
+    """Mark the article's photo refused by Telegram: its card goes out as text from now on."""
+    await session.execute(
+        update(ArticleRow)
+        .where(ArticleRow.id == article_id)
+        .values(photo_file_id=None, photo_refused=reason)
+    )
+
+
+async def forget_photo(*, session: AsyncSession, article_id: int, file_id: str) -> None:
+    """Drop a stored file_id that Telegram no longer knows (only that one: a newer one stays)."""
+    await session.execute(
+        update(ArticleRow)
+        .where(ArticleRow.id == article_id, ArticleRow.photo_file_id == file_id)
+        .values(photo_file_id=None)
+    )
 
 
 async def get_article(*, session: AsyncSession, article_id: int) -> ArticleRow | None:

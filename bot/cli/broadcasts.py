@@ -175,6 +175,8 @@ def stats(
         else:
             console.print(progress_table([record], settings.timezone))
             console.print(stats_line(record), highlight=False, markup=False)
+            if record["photo_refused"] is not None:
+                console.print(f"photo refused: {record['photo_refused']}", markup=False)
 
     guarded(run)
 

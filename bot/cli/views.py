@@ -46,6 +46,7 @@ BROADCAST_KEYS = (
     "waiting",
     "dropped",
     "readers",
+    "photo_refused",
 )
 
 
@@ -106,6 +107,8 @@ def broadcast_record(progress: Progress, details: Details | None, zone: str) -> 
         "waiting": progress.queued + progress.sending,
         "dropped": progress.dropped,
         "readers": progress.readers,
+        # Why Telegram refused the story's photo (the cards went out as text), else null.
+        "photo_refused": progress.photo_refused,
     }
 
 
@@ -229,6 +232,7 @@ def render_preview(console: Console, data: dict[str, Any]) -> None:
     ]
     if data["url"]:
         details.append(f"url: {data['url']}")
+    card.append(f"image: {data.get('image') or '-'}\n", style="dim")
     card.append("\n" + " · ".join(details), style="dim")
     if data["lead"] and data["lead"] != data["summary"]:
         card.append(f"\nlead: {data['lead']}", style="dim")

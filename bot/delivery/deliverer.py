@@ -21,13 +21,12 @@ import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from telegram import InlineKeyboardMarkup, LinkPreviewOptions, Message
-from telegram.constants import ParseMode
+from telegram import InlineKeyboardMarkup, Message
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -39,11 +38,12 @@ from telegram.error import (
 from telegram.ext import ExtBot
 
 from bot.delivery import answers, edits, routing
+from bot.delivery.cards import ArticlePhoto, CardSender
 from bot.delivery.pacing import Pace, retry_delay
 from bot.newsroom.clock import Clock, utcnow
 from bot.ops import logs
 from bot.settings import Settings
-from bot.telegram.messages import link_card, story_card
+from bot.telegram.messages import MAX_CAPTION_UTF16, MAX_TEXT_UTF16, link_card, story_card
 from bot.telegram.texts import choose_language
 from db import broadcasts, store
 from db.broadcasts import Claim, Outcome
@@ -61,7 +61,6 @@ DATABASE_RETRY = 0.5  # seconds before a failed claim or write is tried again (g
 GIVE_UP_WHEN_STOPPING = 3
 OPEN_CHECK_INTERVAL = 0.5  # seconds between looks for cancelled broadcasts while sending
 ERROR_TEXT_LIMIT = 500
-NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 
 def max_unrecorded_for(rate: float, concurrency: int) -> int:
@@ -88,6 +87,9 @@ class _Story:
     topic: str | None = None
     # A job's time: the "updated HH:MM" line says it, the same however often a row is retried.
     created_at: datetime | None = None
+    # The article's photo as this broadcast sends it (None: text cards), shared by its sends.
+    photo: ArticlePhoto | None = None
+    captions: dict[str, tuple[str, InlineKeyboardMarkup | None]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,8 +120,10 @@ class Deliverer:
         on_recorded: Callable[[Sequence[Outcome]], None] | None = None,
         max_claims: int = broadcasts.MAX_CLAIMS,
         zone: str = "UTC",
+        cards: CardSender | None = None,
     ) -> None:
         self.bot = bot
+        self.cards = cards or CardSender(bot=bot, sessionmaker=sessionmaker)
         self.sessionmaker = sessionmaker
         self.default_language = default_language
         self.paid_broadcast = paid_broadcast
@@ -168,7 +172,12 @@ class Deliverer:
             clock=clock,
             on_recorded=on_recorded,
             zone=settings.timezone,
+            cards=CardSender.for_settings(settings, bot=bot, sessionmaker=sessionmaker),
         )
+
+    async def close(self) -> None:
+        """Let go of what sending opened (the image fetcher of upload mode)."""
+        await self.cards.close()
 
     def wake(self) -> None:
         """Say that there may be new work (a broadcast started or was cancelled)."""
@@ -430,21 +439,32 @@ class Deliverer:
             return
         article = await store.get_article(session=session, article_id=broadcast.article_id)
         if article is not None and (broadcast.kind == "retract" or article.retracted_at is None):
+            # A file_id from an earlier send is in the row; a refusal holds for the broadcast
+            # it happened in, and a new one tries the photo once more.
+            photo = ArticlePhoto.of(article, try_again=True)
             self._stories[broadcast_id] = _Story(
-                broadcast_id, article, {}, broadcast.kind, broadcast.topic, broadcast.created_at
+                broadcast_id,
+                article,
+                {},
+                broadcast.kind,
+                broadcast.topic,
+                broadcast.created_at,
+                photo,
             )
 
     def _card(
-        self, story: _Story, language: str, channel: bool = False
+        self, story: _Story, language: str, channel: bool = False, *, caption: bool = False
     ) -> tuple[str, InlineKeyboardMarkup | None]:
+        """The card as text, or as a photo's caption (1024 UTF-16 units); built once each."""
+        cache = story.captions if caption else story.cards
         key = f"{language}:channel" if channel else language
-        card = story.cards.get(key)
+        card = cache.get(key)
         if card is None:
-            if channel:
-                card = link_card(story.article, language, bot_username=self.bot.username)
-            else:
-                card = story_card(story.article, language, bot_username=self.bot.username)
-            story.cards[key] = card
+            limit = MAX_CAPTION_UTF16 if caption else MAX_TEXT_UTF16
+            build = link_card if channel else story_card
+            card = cache[key] = build(
+                story.article, language, bot_username=self.bot.username, limit=limit
+            )
         return card
 
     async def _deliver(self, job: _Job) -> Outcome:
@@ -492,7 +512,7 @@ class Deliverer:
                 channel=job.route.channel,
                 pending=pending,
             )
-        body, keyboard = self._card(story, job.language, job.route.channel)
+        text = self._card(story, job.language, job.route.channel)
         extra: dict[str, Any] = {"allow_paid_broadcast": True} if self.paid_broadcast else {}
         if claim.silent:
             extra["disable_notification"] = True
@@ -500,13 +520,14 @@ class Deliverer:
             extra["message_thread_id"] = job.route.thread_id
         with answers.watch() as answer:
             try:
-                message = await self.bot.send_message(
+                message = await self.cards.send(
                     claim.chat_id,
-                    body,
-                    # Explicit, not from the Application's Defaults: the engine works on any Bot.
-                    parse_mode=ParseMode.HTML,
-                    link_preview_options=NO_PREVIEW,
-                    reply_markup=keyboard,
+                    text=text,
+                    caption=functools.partial(
+                        self._card, story, job.language, job.route.channel, caption=True
+                    ),
+                    url=story.article.url,
+                    photo=story.photo,
                     rate_limit_args=Pace.BROADCAST,
                     **extra,
                 )

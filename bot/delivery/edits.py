@@ -24,7 +24,14 @@ from telegram.ext import ExtBot
 
 from bot.delivery.pacing import Pace, retry_delay
 from bot.newsroom.clock import Clock
-from bot.telegram.messages import MAX_TEXT_UTF16, fit, link_card, one_line, story_card
+from bot.telegram.messages import (
+    MAX_CAPTION_UTF16,
+    MAX_TEXT_UTF16,
+    fit,
+    link_card,
+    one_line,
+    story_card,
+)
 from bot.telegram.texts import text
 from content.article import utf16_length
 from db.broadcasts import Outcome
@@ -33,7 +40,7 @@ from db.models import ArticleRow
 
 log = logging.getLogger(__name__)
 
-CAPTION_UTF16 = 1024  # Telegram's limit on a caption's visible text
+
 STAMP_RESERVE = 64  # room kept for the "updated HH:MM" line
 RETRY_WAITING = 1.0  # seconds before a row whose push is still being sent is tried again
 MAX_ATTEMPTS = 5
@@ -153,7 +160,7 @@ class Editor:
                 zone=self.zone,
                 bot_username=self.bot.username,
                 channel=channel,
-                limit=CAPTION_UTF16,
+                limit=MAX_CAPTION_UTF16,
             )
         return await self.carry_out(
             kind=kind,

@@ -144,6 +144,7 @@ class Fetched:
     url: str
     etag: str | None = None
     last_modified: str | None = None
+    content_type: str | None = None
 
 
 class Fetcher:
@@ -238,6 +239,7 @@ class Fetcher:
                     str(current),
                     etag=response.headers.get("ETag"),
                     last_modified=response.headers.get("Last-Modified"),
+                    content_type=response.content_type,
                 )
         raise FetchError(f"more than {self.max_redirects} redirects")
 

@@ -19,7 +19,13 @@ def preview_dict(
 ) -> dict[str, Any]:
     """The JSON shape of INTERFACE.md, plus the publication time."""
     return _preview(
-        article, article_id, summary, list(article.topics), article.published, sections
+        article,
+        article_id,
+        summary,
+        list(article.topics),
+        article.published,
+        sections,
+        article.image,
     )
 
 
@@ -29,7 +35,9 @@ async def stored_preview(*, session: AsyncSession, article_id: int) -> dict[str,
     if row is None:
         raise NoArticle(article_id)
     sections = await row.awaitable_attrs.sections
-    return _preview(row, row.id, row.summary, row.topic_names, row.published_at, sections)
+    return _preview(
+        row, row.id, row.summary, row.topic_names, row.published_at, sections, row.image_url
+    )
 
 
 def _preview(
@@ -39,6 +47,7 @@ def _preview(
     topics: list[str],
     published: datetime | None,
     sections: Sequence[Section | SectionRow],
+    image: str | None,
 ) -> dict[str, Any]:
     return {
         "id": article_id,
@@ -49,6 +58,7 @@ def _preview(
         "language": article.language,
         "topics": topics,
         "url": article.url,
+        "image": image,
         "related": list(article.related),
         "published": published.isoformat() if published else None,
         "sections": [

@@ -139,6 +139,7 @@ async def running_bot(
             clock=clock,
             on_recorded=metrics.count_outcomes,
         )
+        stack.push_async_callback(deliverer.close)  # after delivery has stopped
         scheduler = BroadcastScheduler(
             sessionmaker=sessionmaker,
             deliverer=deliverer,

@@ -61,6 +61,9 @@ READERS = (
 DEFAULT_OPERATOR = 1004
 
 _CHECKOUT_SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+# The samples' lead images name this made-up publisher; the fake Bot API plays its image host
+# with the files of samples/images/, so photo cards work with no network.
+SAMPLE_IMAGES_URL = "https://example.org/images/"
 
 
 class ListenError(Exception):
@@ -149,6 +152,16 @@ def _client_url(url: str, host: str) -> str:
     return http_url(reachable_host(host), int(url.rsplit(":", 1)[1]))
 
 
+def host_sample_images(api: FakeBotApi, folder: Path) -> int:
+    """Serve every image of the folder at SAMPLE_IMAGES_URL + its name; how many."""
+    if not folder.is_dir():
+        return 0
+    images = [path for path in sorted(folder.iterdir()) if path.is_file()]
+    for path in images:
+        api.host_image(SAMPLE_IMAGES_URL + path.name, path.read_bytes())
+    return len(images)
+
+
 class Sandbox(Service):
     """Everything `newsbot sandbox` runs; an async context manager."""
 
@@ -163,6 +176,8 @@ class Sandbox(Service):
             host=options.host,
             port=options.api_port,
         )
+        if options.samples is not None:
+            host_sample_images(self.api, options.samples / "images")
         self.app: NewsApp | None = None
         self.web: WebChat | None = None
         self.loaded: list[Stored] = []

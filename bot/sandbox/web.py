@@ -102,7 +102,7 @@ def _buttons(keyboard: JsonDict | None) -> list[list[JsonDict]]:
 
 def bot_message_json(message: BotMessage) -> JsonDict:
     """A bot message as the page renders it: text, entities (UTF-16 offsets) and buttons."""
-    return {
+    shown: JsonDict = {
         "id": message.message_id,
         "from": "bot",
         "date": message.date,
@@ -112,6 +112,16 @@ def bot_message_json(message: BotMessage) -> JsonDict:
         # As Telegram shows it: only an edit of the words marks a message "edited".
         "edited": message.text_edits > 0,
     }
+    if message.photo:
+        largest = message.photo[-1]
+        # The page asks this server for the picture; a URL photo the fake Telegram never had
+        # the bytes of (nothing hosted there) shows as an empty frame of its size.
+        shown["photo"] = {
+            "src": f"/api/photos/{largest['file_unique_id']}",
+            "width": largest["width"],
+            "height": largest["height"],
+        }
+    return shown
 
 
 def _user_message_json(message: JsonDict) -> JsonDict:
@@ -226,6 +236,7 @@ class WebChat(Service):
         app.router.add_post("/api/chats/{reader}/choose", self._choose)
         app.router.add_get("/api/chats/{reader}/events", self._events)
         app.router.add_get("/api/newsroom/{reader}", self._newsroom)
+        app.router.add_get("/api/photos/{unique}", self._photo)
         app.on_shutdown.append(self._on_shutdown)
         return app
 
@@ -291,6 +302,16 @@ class WebChat(Service):
 
     async def _index(self, _request: web.Request) -> web.FileResponse:
         return web.FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+
+    async def _photo(self, request: web.Request) -> web.Response:
+        photo = self.api.photos.by_file_unique_id(request.match_info["unique"])
+        if photo is None or photo.data is None or photo.content_type is None:
+            raise _error(404, "no such photo")
+        return web.Response(
+            body=photo.data,
+            content_type=photo.content_type,
+            headers={"Cache-Control": "private, max-age=3600"},
+        )
 
     async def _readers(self, _request: web.Request) -> web.Response:
         return self._json(

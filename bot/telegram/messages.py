@@ -30,6 +30,7 @@ from content.summary import shorten
 from db.models import ALL_TOPICS, ArticleRow, SectionRow
 
 MAX_TEXT_UTF16 = MAX_SECTION_UTF16  # Telegram's limit on a message's visible text
+MAX_CAPTION_UTF16 = 1024  # Telegram's limit on a photo's caption, after entities are parsed
 TITLE_LIMIT = 300  # UTF-16 units of a card's title
 BYLINE_LIMIT = 200  # UTF-16 units of a card's byline
 LATEST_BUTTON_LIMIT = 60
@@ -103,12 +104,14 @@ def share_button(article: ArticleRow, language: str, bot_username: str) -> Inlin
     return InlineKeyboardButton(text(language, "share"), url=share_url(article, bot_username))
 
 
-def story_card(article: ArticleRow, language: str, *, bot_username: str) -> Message:
+def story_card(
+    article: ArticleRow, language: str, *, bot_username: str, limit: int = MAX_TEXT_UTF16
+) -> Message:
     """Bold title, byline, summary; buttons "Read more", the source link and "Share".
 
     Whatever the article holds, the card fits Telegram: each part is one line cut at a word,
-    the visible text stays within 4096 UTF-16 units, and a link Telegram would refuse on a
-    button is escaped or left out.
+    the visible text stays within `limit` UTF-16 units (4096 for a message, MAX_CAPTION_UTF16
+    for a photo's caption), and a link Telegram would refuse on a button is left out.
     """
     title = fit(one_line(article.title), TITLE_LIMIT) or f"#{article.id}"
     byline = fit(one_line(article.byline or ""), BYLINE_LIMIT)
@@ -117,7 +120,7 @@ def story_card(article: ArticleRow, language: str, *, bot_username: str) -> Mess
     if byline:
         parts.append(f"<i>{html.escape(byline, quote=False)}</i>")
         used += 1 + utf16_length(byline)  # after a line break
-    summary = fit(one_line(article.summary or ""), MAX_TEXT_UTF16 - used - 2)
+    summary = fit(one_line(article.summary or ""), limit - used - 2)
     if summary:
         parts.append(f"\n{html.escape(summary, quote=False)}")
     row = [
@@ -131,10 +134,12 @@ def story_card(article: ArticleRow, language: str, *, bot_username: str) -> Mess
     return "\n".join(parts), InlineKeyboardMarkup([row])
 
 
-def link_card(article: ArticleRow, language: str, *, bot_username: str) -> Message:
+def link_card(
+    article: ArticleRow, language: str, *, bot_username: str, limit: int = MAX_TEXT_UTF16
+) -> Message:
     """A story card for a chat where the bot cannot answer a press (a channel, a chat a reader
     posts into from inline mode): link buttons only, "Read in the bot" and the source."""
-    body, _ = story_card(article, language, bot_username=bot_username)
+    body, _ = story_card(article, language, bot_username=bot_username, limit=limit)
     row = [
         InlineKeyboardButton(
             text(language, "read_in_bot"), url=story_link(article.id, bot_username)

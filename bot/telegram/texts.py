@@ -217,6 +217,10 @@ _TEXTS: Final[dict[str, dict[str, str]]] = {
         "ar": "فتح «اقرأ المزيد» {readers} قارئًا.",
         "en": "{readers} readers opened “Read more”.",
     },
+    "photo_refused": {
+        "ar": "رفض تيليجرام الصورة: {reason} (أُرسلت البطاقات نصًّا).",
+        "en": "photo refused: {reason} (the cards went out as text)",
+    },
     "broadcast_cancelled": {
         "ar": "أُلغي البث #{id}؛ حُذفت {dropped} رسالة لم تُرسل.",
         "en": "Broadcast #{id} cancelled; {dropped} unsent messages dropped.",

@@ -39,6 +39,7 @@ CHROMIUM_ARGS = [
 ARTIFACTS = REPO / "artifacts" / "browser"
 ARABIC, ENGLISH, EDITOR = (reader.id for reader in (READERS[0], READERS[1], READERS[3]))
 
+MARKET = "سوق الخضار الجديد"  # the sample page with a lead image
 SCRIPT_TITLE = "The web desk tests its comment box with <script>alert(1)</script>"
 SCRIPT_ARTICLE = f"""{SCRIPT_TITLE}
 
@@ -128,15 +129,18 @@ async def test_read_a_pushed_story_to_the_end_in_both_directions(sandbox: Sandbo
             # The editor pushes three stories from the newsroom panel.
             editor = await open_reader(EDITOR)
             await pw.expect(editor.locator("#newsroom")).to_be_visible()
-            for title in ("City approves a night bus network", "محطة شمسية", SCRIPT_TITLE):
+            stories = ("City approves a night bus network", "محطة شمسية", SCRIPT_TITLE, MARKET)
+            for title in stories:
                 row = editor.locator("#articles tr", has_text=title)
                 await row.get_by_role("button", name="Publish").click()
-            await pw.expect(editor.locator("#broadcasts li")).to_have_count(3)
+            await pw.expect(editor.locator("#broadcasts li")).to_have_count(len(stories))
             # Each reader's edition is their interface language: one copy of each story.
-            for broadcast in range(1, 4):
+            for broadcast in range(1, len(stories) + 1):
                 item = editor.locator(f"#broadcasts li[data-broadcast='{broadcast}']")
                 await pw.expect(item).to_contain_text("1/1 sent")
-            await pw.expect(editor.locator("#broadcasts li.status-done")).to_have_count(3)
+            await pw.expect(editor.locator("#broadcasts li.status-done")).to_have_count(
+                len(stories)
+            )
 
             # The English reader got the push without reloading, and reads it to the end.
             card = bot_messages(english).filter(has_text="City approves a night bus network")
@@ -175,6 +179,21 @@ async def test_read_a_pushed_story_to_the_end_in_both_directions(sandbox: Sandbo
             await pw.expect(users).to_have_count(before + 1)
             await pw.expect(users.last).to_have_text(re.compile("^/latest"))
             await english.screenshot(path=ARTIFACTS / "sandbox-en.png")
+
+            # A story with a lead image arrives as a photo card: the picture above the caption.
+            market = bot_messages(arabic).filter(has_text=MARKET)
+            await pw.expect(market).to_have_count(1)
+            picture = market.locator(".bubble .photo img")
+            await pw.expect(picture).to_be_visible()
+            width = await picture.evaluate("image => image.complete && image.naturalWidth")
+            assert width == 640
+            above = await market.evaluate(
+                "m => m.querySelector('.photo').getBoundingClientRect().bottom"
+                " <= m.querySelector('.text').getBoundingClientRect().top"
+            )
+            assert above is True
+            await market.scroll_into_view_if_needed()
+            await arabic.screenshot(path=ARTIFACTS / "sandbox-photo.png")
 
             # The Arabic reader's story reads right to left, card and sections alike.
             solar = bot_messages(arabic).filter(has_text="محطة شمسية")

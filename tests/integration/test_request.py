@@ -16,6 +16,7 @@ from telegram.request import RequestData
 from telegram.request._requestparameter import RequestParameter
 
 from bot.delivery.request import AiohttpRequest
+from bot.sandbox.botapi.photos import Upload
 from bot.sandbox.botapi.server import FakeBotApi
 from tests.integration.bot_fixtures import TOKEN
 
@@ -107,8 +108,8 @@ async def test_get_updates_uses_the_get_updates_request(fake_api: FakeBotApi, cl
 
 
 async def test_files_go_as_multipart(fake_api: FakeBotApi) -> None:
-    # The fake API has no upload method, but it reads any multipart body: a sendMessage with a
-    # file part shows both the form fields and the file arriving.
+    # The fake API reads any multipart body: a sendMessage with a file part shows both the form
+    # fields and the file arriving.
     upload = InputFile(b"attached bytes", filename="note.txt", attach=False)
     data = RequestData(
         [
@@ -123,7 +124,7 @@ async def test_files_go_as_multipart(fake_api: FakeBotApi) -> None:
     assert isinstance(result, dict)
     assert result["text"] == "with a file"
     [params] = fake_api.calls("sendMessage")
-    assert params["document"] == "<file note.txt>"
+    assert params["document"] == Upload("note.txt", "text/plain", b"attached bytes")
 
 
 # --- Telegram's error answers -----------------------------------------------------------

@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from bot.ops.serving import Service, bind
+from bot.sandbox.botapi.photos import PhotoRefused, PhotoStore, Upload, UploadTooLarge
 from bot.sandbox.botapi.state import (
     BotMessage,
     CallbackAnswer,
@@ -56,6 +57,7 @@ T = TypeVar("T")
 
 DEFAULT_TOKEN = "123456789:AAFakeTokenForTheNewsbotSandbox000000"
 MAX_TEXT_LENGTH = 4096
+MAX_CAPTION_LENGTH = 1024
 MAX_CALLBACK_DATA_BYTES = 64
 MAX_CALLBACK_ANSWER_LENGTH = 200
 MAX_COMMANDS = 100
@@ -85,7 +87,6 @@ NO_TEXT_TO_EDIT = "there is no text in the message to edit"
 NO_CAPTION_TO_EDIT = "there is no caption in the message to edit"
 THREAD_NOT_FOUND = "message thread not found"
 NEED_ADMIN = "need administrator rights in the channel chat"
-MAX_CAPTION_LENGTH = 1024
 # Bots may delete a message for everyone for 48 hours after it was sent (not in channels, where
 # an administrator may delete posts of any age).
 DELETE_WINDOW = 48 * 3600
@@ -246,6 +247,8 @@ _PARAM_TYPES = {
     "disable_web_page_preview": "bool",
     "allow_sending_without_reply": "bool",
     "allow_paid_broadcast": "bool",
+    "has_spoiler": "bool",
+    "show_caption_above_media": "bool",
     "reply_markup": "json",
     "entities": "json",
     "caption_entities": "json",
@@ -259,6 +262,8 @@ _TYPE_ERRORS = {
     "reply_markup": "can't parse reply keyboard markup JSON object",
     "entities": "can't parse entities JSON object",
     "results": "can't parse inline query results JSON object",
+    "caption_entities": "can't parse entities JSON object",
+    "link_preview_options": "can't parse link preview options JSON object",
 }
 
 
@@ -290,7 +295,7 @@ async def read_params(request: web.Request) -> JsonDict:
         form = await request.post()
         for key, value in form.items():
             if isinstance(value, web.FileField):
-                raw[key] = f"<file {value.filename}>"
+                raw[key] = Upload(value.filename, value.content_type, value.file.read())
             else:
                 raw[key] = value if isinstance(value, str) else value.decode()
     return {key: decode_param(key, value) for key, value in raw.items()}
@@ -304,11 +309,46 @@ def formatted_text(params: Mapping[str, Any], *, strict_html: bool = True) -> Fo
     raw = params.get("text")
     if raw is None:
         raise bad_request("message text is empty")
+    result = _parse(raw, params.get("parse_mode") or None, params.get("entities"), strict_html)
+    if not result.text:
+        raise bad_request("message text is empty")
+    if utf16_len(result.text) > MAX_TEXT_LENGTH:
+        raise bad_request("message is too long")
+    return result
+
+
+def caption_text(params: Mapping[str, Any], *, strict_html: bool = True) -> FormattedText:
+    """A photo's caption (may be empty), or the 400 Telegram would answer."""
+    raw = params.get("caption")
+    if not raw:
+        return FormattedText("")
+    parse_mode = params.get("parse_mode") or None
+    result = _parse(raw, parse_mode, params.get("caption_entities"), strict_html)
+    # Counted after entities are parsed: tags and escapes cost nothing, as on Telegram.
+    if utf16_len(result.text) > MAX_CAPTION_LENGTH:
+        raise bad_request("message caption is too long")
+    return result
+
+
+def check_link_preview(value: Any) -> JsonDict | None:
+    """link_preview_options as given, or the 400 Telegram answers for a malformed one."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise bad_request("can't parse link preview options JSON object")
+    for flag in ("is_disabled", "prefer_small_media", "prefer_large_media", "show_above_text"):
+        if flag in value and not isinstance(value[flag], bool):
+            raise bad_request("can't parse link preview options JSON object")
+    if "url" in value and not isinstance(value["url"], str):
+        raise bad_request("can't parse link preview options JSON object")
+    return value
+
+
+def _parse(raw: str, parse_mode: str | None, entities: Any, strict_html: bool) -> FormattedText:
     try:
         raw.encode("utf-8")
     except UnicodeEncodeError:
         raise bad_request("strings must be encoded in UTF-8") from None
-    parse_mode = params.get("parse_mode") or None
     if parse_mode is not None:
         if parse_mode.lower() == "html":
             try:
@@ -320,11 +360,7 @@ def formatted_text(params: Mapping[str, Any], *, strict_html: bool = True) -> Fo
         else:
             raise bad_request(f"unsupported parse_mode {parse_mode!r}")
     else:
-        result = normalize(raw, _explicit_entities(params.get("entities")))
-    if not result.text:
-        raise bad_request("message text is empty")
-    if utf16_len(result.text) > MAX_TEXT_LENGTH:
-        raise bad_request("message is too long")
+        result = normalize(raw, _explicit_entities(entities))
     return result
 
 
@@ -530,6 +566,7 @@ class FakeBotApi(Service):
         self.commands: dict[tuple[str, str], list[JsonDict]] = {}
         self.webhook = Webhook()
         self.flood_control: FloodControl | None = None
+        self.photos = PhotoStore()
 
         self._forgotten: set[int] = set()
         self._queries: dict[str, CallbackQuery] = {}
@@ -558,9 +595,10 @@ class FakeBotApi(Service):
             "getmycommands": self._get_my_commands,
             "deletemycommands": self._delete_my_commands,
             "sendmessage": self._send_message,
+            "sendphoto": self._send_photo,
+            "editmessagecaption": self._edit_message_caption,
             "editmessagetext": self._edit_message_text,
             "editmessagereplymarkup": self._edit_message_reply_markup,
-            "editmessagecaption": self._edit_message_caption,
             "getchatmember": self._get_chat_member,
             "answercallbackquery": self._answer_callback_query,
             "answerinlinequery": self._answer_inline_query,
@@ -695,7 +733,10 @@ class FakeBotApi(Service):
             html=caption,
             parse_mode="HTML",
             reply_markup=keyboard,
-            media="photo",
+            photo=[
+                {"file_id": f"posted-{chat.id}", "file_unique_id": "posted"}
+                | {"width": 800, "height": 600}
+            ],
         )
         chat.messages[message.message_id] = message
         chat.log.append(ChatEvent("bot_message", message.message_id, {"text": message.text}))
@@ -775,6 +816,14 @@ class FakeBotApi(Service):
     def disable_flood_control(self) -> None:
         """Accept messages at any rate again (the default)."""
         self.flood_control = None
+
+    def host_image(self, url: str, data: bytes, content_type: str | None = None) -> None:
+        """Let sendPhoto fetch ``data`` from ``url`` (the server never goes to the network)."""
+        self.photos.host(url, data, content_type)
+
+    def refuse_photo_url(self, url: str, reason: str = "failed to get HTTP URL content") -> None:
+        """Answer a sendPhoto with this URL "Bad Request: <reason>", as for an unreachable host."""
+        self.photos.refuse(url, reason)
 
     # --- acting as a user -------------------------------------------------------------------
 
@@ -1377,12 +1426,8 @@ class FakeBotApi(Service):
         thread_id = params.get("message_thread_id")
         if thread_id is not None and (not chat.is_forum or thread_id not in chat.threads):
             raise bad_request(THREAD_NOT_FOUND)
-        now = time.monotonic()
-        if self.flood_control is not None:
-            retry_after = self.flood_control.check(chat, now)
-            if retry_after is not None:
-                raise too_many_requests(retry_after)
-            self.flood_control.record(chat, now)
+        preview = check_link_preview(params.get("link_preview_options"))
+        now = self._flood_check(chat)
         message = BotMessage(
             chat_id=chat.id,
             message_id=chat.allocate_message_id(),
@@ -1393,6 +1438,7 @@ class FakeBotApi(Service):
             parse_mode=params.get("parse_mode") or None,
             reply_markup=markup,
             message_thread_id=thread_id,
+            link_preview=preview,
         )
         chat.messages[message.message_id] = message
         chat.log.append(
@@ -1401,11 +1447,59 @@ class FakeBotApi(Service):
         self.timeline.append((now, chat.id, message.message_id))
         return message.to_dict(chat, self.bot_user)
 
+    def _flood_check(self, chat: Chat) -> float:
+        now = time.monotonic()
+        if self.flood_control is not None:
+            retry_after = self.flood_control.check(chat, now)
+            if retry_after is not None:
+                raise too_many_requests(retry_after)
+            self.flood_control.record(chat, now)
+        return now
+
+    async def _send_photo(self, params: JsonDict) -> JsonDict:
+        chat = self._writable_chat(params)
+        caption = caption_text(params, strict_html=self.strict_html)
+        markup = check_reply_markup(params.get("reply_markup"))
+        if "photo" not in params:
+            raise bad_request("there is no photo in the request")
+        thread_id = params.get("message_thread_id")
+        if thread_id is not None and (not chat.is_forum or thread_id not in chat.threads):
+            raise bad_request(THREAD_NOT_FOUND)
+        try:
+            photo = self.photos.take(params["photo"])
+        except PhotoRefused as refusal:
+            raise bad_request(str(refusal)) from None
+        except UploadTooLarge:
+            raise ApiError(413, "Request Entity Too Large") from None
+        now = self._flood_check(chat)
+        message = BotMessage(
+            chat_id=chat.id,
+            message_id=chat.allocate_message_id(),
+            date=_unix_now(),
+            text=caption.text,
+            entities=caption.entities,
+            html=params.get("caption") or "",
+            parse_mode=params.get("parse_mode") or None,
+            reply_markup=markup,
+            photo=photo.sizes,
+            message_thread_id=thread_id,
+        )
+        chat.messages[message.message_id] = message
+        chat.log.append(
+            ChatEvent(
+                "bot_message",
+                message.message_id,
+                {"text": message.text, "markup": markup, "photo": photo.unique},
+            )
+        )
+        self.timeline.append((now, chat.id, message.message_id))
+        return message.to_dict(chat, self.bot_user)
+
     async def _edit_message_text(self, params: JsonDict) -> JsonDict:
         chat, message = self._message_to_edit(params)
-        content = formatted_text(params, strict_html=self.strict_html)
         if message.media is not None:
             raise bad_request(NO_TEXT_TO_EDIT)
+        content = formatted_text(params, strict_html=self.strict_html)
         # Without reply_markup an edit removes the inline keyboard, as on Telegram.
         markup = check_reply_markup(params.get("reply_markup"), inline_only=True)
         current = (message.text, message.entities, message.inline_keyboard)

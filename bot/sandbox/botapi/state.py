@@ -65,11 +65,19 @@ class BotMessage:
     reply_markup: JsonDict | None
     edit_date: int | None = None
     deleted: bool = False
-    # "photo" for a message whose words are a caption; None for a text message.
-    media: str | None = None
     message_thread_id: int | None = None
     # Edits that changed the words (a keyboard-only edit does not mark a message "edited").
     text_edits: int = 0
+    # A photo message: its PhotoSize objects (smallest first); `text` and `entities` are then
+    # its caption, as Telegram sends them in "caption" and "caption_entities".
+    photo: list[JsonDict] | None = None
+    # The link_preview_options the message was sent with, as given.
+    link_preview: JsonDict | None = None
+
+    @property
+    def media(self) -> str | None:
+        """The kind of media whose caption the words are ("photo"); None for a text message."""
+        return "photo" if self.photo is not None else None
 
     @property
     def inline_keyboard(self) -> JsonDict | None:
@@ -97,18 +105,17 @@ class BotMessage:
             "chat": chat.to_dict(),
             "date": self.date,
         }
-        if self.media is not None:
-            data[self.media] = [
-                {"file_id": f"photo-{self.chat_id}-{self.message_id}", "file_unique_id": "p1"}
-                | {"width": 800, "height": 600}
-            ]
-            data["caption"] = self.text
-            if self.entities:
-                data["caption_entities"] = [entity.to_dict() for entity in self.entities]
+        entities = [entity.to_dict() for entity in self.entities]
+        if self.photo is not None:
+            data["photo"] = self.photo
+            if self.text:
+                data["caption"] = self.text
+            if entities:
+                data["caption_entities"] = entities
         else:
             data["text"] = self.text
-            if self.entities:
-                data["entities"] = [entity.to_dict() for entity in self.entities]
+            if entities:
+                data["entities"] = entities
         if self.message_thread_id is not None:
             data["message_thread_id"] = self.message_thread_id
             data["is_topic_message"] = True

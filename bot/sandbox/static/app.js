@@ -145,6 +145,18 @@ function renderMessage(message) {
   const dir = direction(message.text);
   const bubble = el("div", "bubble");
   bubble.dir = dir;
+  if (message.photo) {
+    // Above the caption, as Telegram shows a photo; the frame keeps its shape while it loads.
+    const frame = el("div", "photo");
+    frame.style.aspectRatio = `${message.photo.width} / ${message.photo.height}`;
+    const image = el("img");
+    image.src = message.photo.src;
+    image.alt = "";
+    image.loading = "lazy";
+    image.addEventListener("error", () => image.remove());
+    frame.append(image);
+    bubble.append(frame);
+  }
   const body = el("div", "text");
   body.dir = dir;
   renderText(body, message.text, message.entities);

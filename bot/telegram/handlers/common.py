@@ -5,10 +5,12 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 
+from bot.delivery.cards import ArticlePhoto, CardSender
 from bot.telegram.context import Context
-from bot.telegram.messages import Message
+from bot.telegram.messages import MAX_CAPTION_UTF16, Message, story_card
 from bot.telegram.texts import choose_language
 from db import store
+from db.models import ArticleRow
 
 
 async def enter(session: AsyncSession, update: Update, context: Context) -> tuple[int, str]:
@@ -37,3 +39,22 @@ async def send(context: Context, chat_id: int, message: Message) -> None:
     """Send a message with its keyboard, if any."""
     body, keyboard = message
     await context.bot.send_message(chat_id, body, reply_markup=keyboard)
+
+
+async def send_story(context: Context, chat_id: int, article: ArticleRow, language: str) -> None:
+    """A story card a reader asked for: with its photo when it has one, as broadcasts send it."""
+    cards = CardSender.for_settings(
+        context.bot_data.settings, bot=context.bot, sessionmaker=context.bot_data.sessionmaker
+    )
+    try:
+        await cards.send(
+            chat_id,
+            text=story_card(article, language, bot_username=context.bot.username),
+            caption=lambda: story_card(
+                article, language, bot_username=context.bot.username, limit=MAX_CAPTION_UTF16
+            ),
+            url=article.url,
+            photo=ArticlePhoto.of(article),
+        )
+    finally:
+        await cards.close()

@@ -223,7 +223,10 @@ async def stats(session: AsyncSession, asked: Asked, context: Context) -> str:
     progress = await broadcasts.progress(session=session, broadcast_id=broadcast_id)
     readers = text(asked.language, "broadcast_readers", readers=progress.readers)
     zone = context.bot_data.settings.timezone
-    return f"{describe(progress, asked.language, zone)}\n{readers}"
+    lines = [describe(progress, asked.language, zone), readers]
+    if progress.photo_refused is not None:
+        lines.append(text(asked.language, "photo_refused", reason=progress.photo_refused))
+    return "\n".join(lines)
 
 
 async def correct(session: AsyncSession, asked: Asked, context: Context) -> str:

@@ -30,7 +30,7 @@ from bot.telegram.callbacks import (
     topic_key,
 )
 from bot.telegram.context import Context
-from bot.telegram.handlers.common import enter, send
+from bot.telegram.handlers.common import enter, send, send_story
 from bot.telegram.menu import menu_commands
 from bot.telegram.messages import (
     ECHO_LIMIT,
@@ -40,7 +40,6 @@ from bot.telegram.messages import (
     latest_list,
     one_line,
     section_message,
-    story_card,
     topics_keyboard,
 )
 from bot.telegram.texts import text
@@ -48,7 +47,7 @@ from bot.telegram.updates import FOR_THIS_BOT, NEW_MESSAGE
 from content.assemble import normalize_topic
 from content.summary import shorten
 from db import store
-from db.models import ALL_TOPICS
+from db.models import ALL_TOPICS, ArticleRow
 
 log = logging.getLogger(__name__)
 
@@ -80,9 +79,7 @@ async def start(update: Update, context: Context) -> None:
     if article is not None and article.retracted_at is not None:
         await context.bot.send_message(chat_id, text(language, "story_withdrawn"))
     elif article is not None:
-        await send(
-            context, chat_id, story_card(article, language, bot_username=context.bot.username)
-        )
+        await send_story(context, chat_id, article, language)
     elif missing is not None:
         key, values = missing
         await context.bot.send_message(chat_id, text(language, key, **values))
@@ -194,10 +191,12 @@ async def _latest_message(session: AsyncSession, chat_id: int, language: str) ->
 async def summary(update: Update, context: Context) -> None:
     """/summary ID: that story's card; /summary: the story being read, else the newest one."""
     argument = (context.args or [""])[0]
+    article: ArticleRow | None = None
+    reply: Message | None = None  # when there is no story card to send
     async with context.bot_data.unit_of_work() as session:
         chat_id, language = await enter(session, update, context)
         if argument and parse_id(argument) is None and not meant_as_id(argument):
-            reply: Message = (text(language, "summary_usage"), None)
+            reply = (text(language, "summary_usage"), None)
         else:
             if argument:
                 article_id = parse_id(argument)  # None: a number no story can have
@@ -212,14 +211,16 @@ async def summary(update: Update, context: Context) -> None:
             )
             if article is not None and article.retracted_at is not None:
                 reply = (text(language, "story_withdrawn"), None)
-            elif article is not None:
-                reply = story_card(article, language, bot_username=context.bot.username)
-            elif argument:
+                article = None
+            elif article is None and argument:
                 key, values = await _missing_story(session, article_id, argument)
                 reply = (text(language, key, **values), None)
-            else:
+            elif article is None:
                 reply = (text(language, "latest_none"), None)
-    await send(context, chat_id, reply)
+    if article is not None:
+        await send_story(context, chat_id, article, language)
+    elif reply is not None:
+        await send(context, chat_id, reply)
 
 
 async def more(update: Update, context: Context) -> None:
@@ -273,6 +274,7 @@ class _Outcome:
 
     notice: str | None = None  # the short answer shown over the chat (plain text)
     reply: Message | None = None  # a new message: what the reader asked for
+    story: ArticleRow | None = None  # a story card the reader asked for (photo or text)
     edit: Message | None = None  # replaces the pressed message (its text, when one is given)
     # Sent as a new message when the edit fails (the pressed message is gone): set when the
     # edit is the answer itself; without it an edit is tidying, and its failure is shrugged off.
@@ -302,8 +304,11 @@ async def button(update: Update, context: Context) -> None:
         )
     if outcome.reply is not None:
         await send(context, chat_id, outcome.reply)
+    if outcome.story is not None:
+        await send_story(context, chat_id, outcome.story, language)
     answered = await _answer(query, outcome.notice)
-    if not answered and outcome.notice and outcome.reply is None and outcome.edit is None:
+    replied = outcome.reply is not None or outcome.story is not None
+    if not answered and outcome.notice and not replied and outcome.edit is None:
         # The notice was all there was to say; the query expired, so say it in the chat.
         await context.bot.send_message(chat_id, html.escape(outcome.notice, quote=False))
     if outcome.edit is not None:
@@ -353,7 +358,7 @@ async def _press(
                 return _Outcome(notice=text(language, "story_gone"))
             if article.retracted_at is not None:
                 return _Outcome(notice=text(language, "story_withdrawn"))
-            return _Outcome(reply=story_card(article, language, bot_username=bot_username))
+            return _Outcome(story=article)
         case ShowLatest():
             return _Outcome(reply=await _latest_message(session, chat_id, language))
         case ToggleTopic(key, page):
