@@ -41,6 +41,13 @@ def new_positions(
     return moves
 
 
+def _photo_values(row: ArticleRow, image: str | None) -> dict[str, str | None]:
+    """A new lead image forgets the old photo's file_id and any refusal; the same keeps both."""
+    if image == row.image_url:
+        return {}
+    return {"image_url": image, "photo_file_id": None, "photo_refused": None}
+
+
 async def revise_article(
     *,
     session: AsyncSession,
@@ -92,6 +99,7 @@ async def revise_article(
             section_count=len(sections),
             revision=ArticleRow.revision + 1,
             revised_at=now,
+            **_photo_values(row, article.image),
         )
     )
     await session.execute(delete(SectionRow).where(SectionRow.article_id == article_id))
