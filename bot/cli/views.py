@@ -33,7 +33,6 @@ ARTICLE_KEYS = ("id", "published", "sections", "language", "topics", "title", "u
 BROADCAST_KEYS = (
     "id",
     "status",
-    "kind",
     "article_id",
     "title",
     "topic",
@@ -46,6 +45,7 @@ BROADCAST_KEYS = (
     "waiting",
     "dropped",
     "readers",
+    "kind",
     "photo_refused",
 )
 
@@ -114,7 +114,7 @@ def broadcast_record(progress: Progress, details: Details | None, zone: str) -> 
 
 def status_of(record: Mapping[str, Any]) -> str:
     """The status, with the kind of job when it is not a push: "running (correct)"."""
-    kind = record.get("kind", "push")
+    kind = record.get("kind") or "push"  # rows made before kinds existed have none
     return record["status"] if kind == "push" else f"{record['status']} ({kind})"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bot.cli.views import BROADCAST_KEYS
 from tests.integration.test_cli_broadcasts import database, newsbot  # noqa: F401
 from tests.integration.test_corrections import ORIGINAL, revised_text
 
@@ -36,6 +37,7 @@ def test_ingest_says_updated_then_correct_and_retract(database: Path, tmp_path: 
     assert again.returncode == 2
     assert again.stderr == f"newsbot: article {article_id} has been withdrawn\n"
     stats = newsbot(database, "stats", "1")
-    # Piped: tab-separated id, status, kind, …; running until the bot's deliverer ends it.
-    assert stats.stdout.split("\t")[:3] == ["1", "running", "retract"]
+    # Piped: tab-separated fields in BROADCAST_KEYS order; running until the bot ends it.
+    fields = dict(zip(BROADCAST_KEYS, stats.stdout.rstrip("\n").split("\t"), strict=True))
+    assert (fields["id"], fields["status"], fields["kind"]) == ("1", "running", "retract")
     assert article_id not in newsbot(database, "articles").stdout.split()
