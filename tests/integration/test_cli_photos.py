@@ -34,9 +34,12 @@ def test_preview_and_stats_show_the_lead_image(database: Path) -> None:  # noqa:
     assert newsbot(database, "ingest", page, "--publish").returncode == 0
     stored = newsbot(database, "preview", "1", "--json")
     assert json.loads(stored.stdout)["image"] == MARKET_IMAGE
-    assert "photo refused" not in newsbot(database, "stats", "1").stdout
+    assert json.loads(newsbot(database, "stats", "1", "--json").stdout)["photo_refused"] is None
 
     asyncio.run(refuse(database, 1, "Failed to get http url content"))
-    stats = newsbot(database, "stats", "1")
+    stats = newsbot(database, "stats", "1", "--json")
     assert stats.returncode == 0, stats.stderr
-    assert "photo refused: Failed to get http url content" in stats.stdout
+    assert json.loads(stats.stdout)["photo_refused"] == "Failed to get http url content"
+    # Piped, it is the last tab-separated field.
+    piped = newsbot(database, "stats", "1").stdout
+    assert piped.rstrip("\n").split("\t")[-1] == "Failed to get http url content"
