@@ -7,6 +7,7 @@ with the same engine and pacer that pushed them. Each test runs on SQLite and Po
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import quote
 
 from sqlalchemy import select, update
 
@@ -160,7 +161,13 @@ async def test_correct_edits_every_card_keeping_its_buttons(
         edited = card(bot, reader)
         assert edited.message_id == before[reader].message_id
         assert edited.text.startswith(NEW_TITLE)
-        assert edited.reply_markup == keyboards[reader]
+        # The same buttons; only the Share link carries the corrected title.
+        kept, now = keyboards[reader], edited.reply_markup
+        assert kept is not None and now is not None
+        (old_row,), (new_row,) = kept["inline_keyboard"], now["inline_keyboard"]
+        assert [b["text"] for b in new_row] == [b["text"] for b in old_row]
+        assert new_row[:-1] == old_row[:-1]
+        assert quote(NEW_TITLE) in new_row[-1]["url"]
         assert edited.text_edits == 1
     assert "\n\nupdated " in card(bot, READERS[0]).text
     assert "\n\nحُدّثت " in card(bot, READERS[-1]).text
@@ -172,7 +179,7 @@ async def test_correct_edits_every_card_keeping_its_buttons(
 async def test_a_photo_card_has_its_caption_edited(bot: BotHarness, tmp_path: Path) -> None:
     article_id = await pushed(bot, READERS[:1])
     photo = card(bot, READERS[0])
-    photo.media = "photo"  # as a card sent with sendPhoto
+    photo.photo = [{"file_id": "p", "file_unique_id": "p", "width": 800, "height": 600}]
     source = tmp_path / "night-buses.md"
     source.write_text(revised_text(), encoding="utf-8")
     await ingest_file(bot, source)

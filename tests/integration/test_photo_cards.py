@@ -103,7 +103,7 @@ async def test_a_photo_broadcast_to_200_readers_fetches_the_url_once(
     card = world.api.messages(1)[0]
     assert card.photo is not None and card.photo[-1]["width"] == 640
     assert card.text.startswith("Bridge reopens after repairs\nLina Haddad\n\nThe bridge is open")
-    assert [b["text"] for b in card.buttons()] == ["Read more", "Source"]
+    assert [b["text"] for b in card.buttons()] == ["Read more", "Source", "Share"]
     row = await article_row(world, article_id)
     assert row.photo_file_id == card.photo[-1]["file_id"]  # the largest size
     assert row.photo_refused is None
