@@ -213,6 +213,16 @@ _TEXTS: Final[dict[str, dict[str, str]]] = {
         "en": "#{id} · {status} · article {article} · {when}\n"
         "sent {sent} of {target} · skipped {skipped} · failed {failed} · waiting {queued}",
     },
+    "broadcast_line_waiting": {
+        "ar": "#{id} · {status} · القصة {article} · {when}\n"
+        "لم يبدأ بعد · سيصل الآن إلى نحو {reach} قارئ",
+        "en": "#{id} · {status} · article {article} · {when}\n"
+        "not started · would reach about {reach} readers now",
+    },
+    "broadcast_line_never": {
+        "ar": "#{id} · {status} · القصة {article} · {when}\nلم يبدأ قط",
+        "en": "#{id} · {status} · article {article} · {when}\nnever started",
+    },
     "broadcast_readers": {
         "ar": "فتح «اقرأ المزيد» {readers} قارئًا.",
         "en": "{readers} readers opened “Read more”.",

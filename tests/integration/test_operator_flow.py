@@ -65,11 +65,16 @@ async def test_schedule_list_and_cancel(bot: BotHarness) -> None:
     assert "“sport”" in reply.text
     assert await stored_broadcasts(bot) == [(article, "scheduled", "sport")]
 
+    await bot.say(2001, "/start")  # one reader, subscribed to every topic
     (listing,) = await bot.say(OPERATOR, "/broadcasts")
     assert "#1 · scheduled" in listing.text
+    # Not "sent 0 of 0": before it starts, what it would reach now.
+    assert "not started · would reach about 1 readers now" in listing.text
 
     (cancelled,) = await bot.say(OPERATOR, "/cancel 1")
     assert cancelled.text.startswith("Broadcast #1 cancelled")
+    (stats,) = await bot.say(OPERATOR, "/stats 1")
+    assert stats.text.splitlines()[1] == "never started"
     (again,) = await bot.say(OPERATOR, "/cancel 1")
     assert again.text == "Broadcast #1 cannot be cancelled: it is cancelled."
     (unknown,) = await bot.say(OPERATOR, "/cancel 99")

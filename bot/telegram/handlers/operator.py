@@ -66,27 +66,50 @@ def _quoted(words: str) -> str:
     return shorten(one_line(words), ECHO_LIMIT)
 
 
-def describe(progress: Progress, language: str, zone: str) -> str:
-    """One broadcast as two lines of plain text: status, due time, and its counts."""
+def describe(
+    progress: Progress, language: str, zone: str, reach: int | None = None
+) -> str:
+    """One broadcast as two lines of plain text: status, due time, and its counts.
+
+    Before it starts there are no counts: a scheduled one says how many chats it would reach
+    now (`reach`), one cancelled or missed before it started says that it never did.
+    """
     broadcast = progress.broadcast
+    never_started = broadcast.started_at is None and broadcast.target_count == 0
+    if broadcast.status == "scheduled" and reach is not None:
+        key, counts = "broadcast_line_waiting", {"reach": reach}
+    elif broadcast.status in ("cancelled", "missed") and never_started:
+        key, counts = "broadcast_line_never", {}
+    else:
+        key = "broadcast_line"
+        counts = {
+            "sent": progress.sent,
+            "target": broadcast.target_count,
+            "skipped": progress.skipped,
+            "failed": progress.failed,
+            "queued": progress.queued + progress.sending,
+        }
     line = text(
         language,
-        "broadcast_line",
+        key,
         id=broadcast.id,
         status=text(language, f"status_{broadcast.status}"),
         article=broadcast.article_id,
         when=local_time(broadcast.due_at, zone),
-        sent=progress.sent,
-        target=broadcast.target_count,
-        skipped=progress.skipped,
-        failed=progress.failed,
-        queued=progress.queued + progress.sending,
+        **counts,
     )
-    if broadcast.kind != "push":
+    if broadcast.kind not in ("push", None):
         # Corrections and retractions share the list: say which one a line is.
         first, _, rest = line.partition(" · ")
         line = f"{first} · {text(language, f'kind_{broadcast.kind}')} · {rest}"
     return line
+
+
+async def _reach(session: AsyncSession, progress: Progress) -> int | None:
+    """How many chats a scheduled broadcast would reach now; None once it has started."""
+    if progress.broadcast.status != "scheduled":
+        return None
+    return await broadcasts.reach(session=session, broadcast=progress.broadcast)
 
 
 async def _schedule(
@@ -198,7 +221,9 @@ async def list_broadcasts(session: AsyncSession, asked: Asked, context: Context)
         return text(asked.language, "broadcasts_none")
     zone = context.bot_data.settings.timezone
     lines = [text(asked.language, "broadcasts_header")]
-    lines.extend(describe(progress, asked.language, zone) for progress in found)
+    for progress in found:
+        reach = await _reach(session, progress)
+        lines.append(describe(progress, asked.language, zone, reach))
     return "\n\n".join(lines)
 
 
@@ -223,7 +248,8 @@ async def stats(session: AsyncSession, asked: Asked, context: Context) -> str:
     progress = await broadcasts.progress(session=session, broadcast_id=broadcast_id)
     readers = text(asked.language, "broadcast_readers", readers=progress.readers)
     zone = context.bot_data.settings.timezone
-    lines = [describe(progress, asked.language, zone), readers]
+    reach = await _reach(session, progress)
+    lines = [describe(progress, asked.language, zone, reach), readers]
     if progress.photo_refused is not None:
         lines.append(text(asked.language, "photo_refused", reason=progress.photo_refused))
     return "\n".join(lines)
