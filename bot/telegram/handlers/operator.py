@@ -66,9 +66,7 @@ def _quoted(words: str) -> str:
     return shorten(one_line(words), ECHO_LIMIT)
 
 
-def describe(
-    progress: Progress, language: str, zone: str, reach: int | None = None
-) -> str:
+def describe(progress: Progress, language: str, zone: str, reach: int | None = None) -> str:
     """One broadcast as two lines of plain text: status, due time, and its counts.
 
     Before it starts there are no counts: a scheduled one says how many chats it would reach
