@@ -59,7 +59,7 @@ async def seed(
         )
         article = await session.get(ArticleRow, stored.article_id)
         assert article is not None
-        body, keyboard = story_card(article, "en")
+        body, keyboard = story_card(article, "en", bot_username=api.bot_username)
         push = BroadcastRow(
             article_id=stored.article_id,
             status="done",
