@@ -108,11 +108,12 @@ async def claim_digests(*, session: AsyncSession, limit: int) -> list[tuple[int,
 
 
 async def digest_stories(*, session: AsyncSession, digest_id: int) -> list[DigestStory]:
-    """The stories a digest lists, in the order they were pushed (gone ones left out)."""
+    """The stories a digest lists, in the order they were pushed (gone or withdrawn ones left
+    out)."""
     rows = await session.execute(
         select(ArticleRow.id, ArticleRow.title)
         .join(DigestItemRow, DigestItemRow.article_id == ArticleRow.id)
-        .where(DigestItemRow.digest_id == digest_id)
+        .where(DigestItemRow.digest_id == digest_id, ArticleRow.retracted_at.is_(None))
         .order_by(DigestItemRow.added_at, DigestItemRow.broadcast_id)
     )
     seen: set[int] = set()
