@@ -35,7 +35,9 @@ def arabic_or_english(max_size: int) -> st.SearchStrategy[str]:
 def caption_of(title: str, byline: str | None, summary: str, language: str) -> tuple[str, str]:
     """The caption as sent (HTML) and as Telegram shows it, after its own checks."""
     row = ArticleRow(id=3, title=title, byline=byline, summary=summary, url="https://e.org/a")
-    body, keyboard = story_card(row, language, bot_username="newsbot_test_bot", limit=MAX_CAPTION_UTF16)
+    body, keyboard = story_card(
+        row, language, bot_username="newsbot_test_bot", limit=MAX_CAPTION_UTF16
+    )
     check_reply_markup(keyboard.to_dict() if keyboard is not None else None)
     return body, caption_text({"caption": body, "parse_mode": "HTML"}).text
 
