@@ -11,6 +11,7 @@ so both databases store the same value and tests can move time.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import (
@@ -18,6 +19,7 @@ from sqlalchemy import (
     ColumnElement,
     SQLColumnExpression,
     and_,
+    case,
     delete,
     exists,
     func,
@@ -203,6 +205,58 @@ async def get_article(*, session: AsyncSession, article_id: int) -> ArticleRow |
     return await session.get(ArticleRow, article_id)
 
 
+@dataclass(frozen=True, slots=True)
+class SectionText:
+    """A section as a reader is sent it, without its article."""
+
+    article_id: int
+    index: int
+    html: str
+
+
+@dataclass(frozen=True, slots=True)
+class SectionToRead:
+    """What a press on "Read more"/"Next" needs of an article and one of its sections.
+
+    `section` is None when the article is stored but has no such section.
+    """
+
+    section_count: int
+    withdrawn: bool
+    related: tuple[str, ...]
+    section: SectionText | None
+
+
+async def section_to_read(
+    *, session: AsyncSession, article_id: int, index: int
+) -> SectionToRead | None:
+    """The article's fields a reader's press needs and section `index`, in one query; None when
+    the article is not stored. Plain rows, no ORM objects: this is the busiest read of all."""
+    stmt = (
+        select(
+            ArticleRow.section_count,
+            ArticleRow.retracted_at,
+            ArticleRow.related,
+            SectionRow.html,
+        )
+        .outerjoin(
+            SectionRow,
+            and_(SectionRow.article_id == ArticleRow.id, SectionRow.index == index),
+        )
+        .where(ArticleRow.id == article_id)
+    )
+    row = (await session.execute(stmt)).one_or_none()
+    if row is None:
+        return None
+    section_count, retracted_at, related, html = row
+    return SectionToRead(
+        section_count=section_count,
+        withdrawn=retracted_at is not None,
+        related=tuple(related or ()),
+        section=None if html is None else SectionText(article_id, index, html),
+    )
+
+
 async def find_article(
     *, session: AsyncSession, url: str | None = None, guid: str | None = None
 ) -> ArticleRow | None:
@@ -307,6 +361,49 @@ async def ensure_chat(
         stmt.returning(ChatRow), execution_options={"populate_existing": True}
     )
     return rows.one()
+
+
+async def enter_chat(
+    *,
+    session: AsyncSession,
+    chat_id: int,
+    kind: str,
+    telegram_language: str | None,
+    now: datetime,
+    edition: str = "all",
+) -> str | None:
+    """A chat that writes to us: `ensure_chat` and `mark_chat_active` in one statement; the
+    language the chat chose (None: it follows its client).
+
+    Unlike `ensure_chat` it marks the chat reachable: a reader who writes can be reached again.
+    """
+    if kind not in CHAT_KINDS:
+        raise ValueError(f"unknown chat kind {kind!r}; expected one of {CHAT_KINDS}")
+    stmt = dialect_insert(session, ChatRow).values(
+        chat_id=chat_id,
+        kind=kind,
+        language=None,
+        telegram_language=telegram_language,
+        active=True,
+        blocked_at=None,
+        joined_at=now,
+        current_article_id=None,
+        edition=edition,
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[ChatRow.chat_id],
+        set_={
+            "kind": stmt.excluded.kind,
+            "telegram_language": func.coalesce(
+                stmt.excluded.telegram_language, ChatRow.telegram_language
+            ),
+            # As mark_chat_active does, and only when the chat was not active: an active chat
+            # keeps its row as it was.
+            "blocked_at": case((ChatRow.active, ChatRow.blocked_at), else_=None),
+            "active": True,
+        },
+    )
+    return (await session.execute(stmt.returning(ChatRow.language))).scalar_one()
 
 
 async def get_chat(*, session: AsyncSession, chat_id: int) -> ChatRow | None:
@@ -464,10 +561,13 @@ async def count_subscribers(*, session: AsyncSession, topic: str | None = None) 
 # Readings
 
 
-async def record_reading(
+async def note_reading(
     *, session: AsyncSession, chat_id: int, article_id: int, section_index: int, now: datetime
-) -> ReadingRow:
-    """Record the last section sent to a chat and make the article its current one."""
+) -> None:
+    """Record the last section sent to a chat and make the article its current one.
+
+    Nothing is read back: a reader's press writes its reading and goes on.
+    """
     stmt = dialect_insert(session, ReadingRow).values(
         chat_id=chat_id,
         article_id=article_id,
@@ -482,14 +582,28 @@ async def record_reading(
             "updated_at": stmt.excluded.updated_at,
         },
     )
-    rows = await session.scalars(
-        stmt.returning(ReadingRow), execution_options={"populate_existing": True}
-    )
-    reading = rows.one()
+    await session.execute(stmt)
     await session.execute(
         update(ChatRow).where(ChatRow.chat_id == chat_id).values(current_article_id=article_id)
     )
-    return reading
+
+
+async def record_reading(
+    *, session: AsyncSession, chat_id: int, article_id: int, section_index: int, now: datetime
+) -> ReadingRow:
+    """Record the last section sent to a chat and make the article its current one; the row."""
+    await note_reading(
+        session=session,
+        chat_id=chat_id,
+        article_id=article_id,
+        section_index=section_index,
+        now=now,
+    )
+    stmt = select(ReadingRow).where(
+        ReadingRow.chat_id == chat_id, ReadingRow.article_id == article_id
+    )
+    rows = await session.scalars(stmt, execution_options={"populate_existing": True})
+    return rows.one()
 
 
 async def current_reading(*, session: AsyncSession, chat_id: int) -> ReadingRow | None:
