@@ -5,7 +5,8 @@ Each bench runs in its own process, so its peak resident memory is its own:
 - fan-out: bench/fanout.py, the best newsbot broadcast row of each database against the fastest
   bare send loop of the same run (goal: at least 1.0x the bare loop);
 - Read more: bench/read_more.py, p99 of one press at a time (goal: at most 10 ms);
-- peak RSS: the largest resident set of any of the bench processes (goal: at most 200 MB);
+- peak RSS: the largest resident set of each bench process (goal: at most 200 MB); the fan-out's
+  counts its fake Bot API process too, so it is an upper bound of the bot's;
 - publish → first send: not measured by this set yet (listed so the table shows the gap).
 
 Run: .venv/bin/python bench/summary.py
@@ -161,8 +162,13 @@ def main() -> None:
         )
     figures += reads
     figures.append(Figure("publish → first send", "not measured yet", "≤ 1 s", None))
-    peak = max(fanout_peak, reads_peak)
-    figures.append(Figure("peak RSS of a bench process", f"{peak:.0f} MB", "≤ 200 MB", 200 / peak))
+    # A process's peak counts the children it waited for: the fan-out's includes its fake API.
+    for name, peak in (
+        ("peak RSS, Read more bench", reads_peak),
+        ("peak RSS, fan-out bench (with its fake API)", fanout_peak),
+    ):
+        if peak:
+            figures.append(Figure(name, f"{peak:.0f} MB", "≤ 200 MB", 200 / peak))
     print_table(figures)
     print(f"\n{os.cpu_count()} cores; every figure is one run: run it twice before trusting it.")
 
