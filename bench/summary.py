@@ -152,13 +152,13 @@ def main() -> None:
         # Each bench gets a SQLite file of its own; PostgreSQL ones start from an empty schema.
         sqlite = f"sqlite+aiosqlite:///{Path(folder)}"
         figures, fanout_peak = fanout(
-            [f"{sqlite}/fanout.db", *args.database_url], int(3000 * scale)
+            [f"{sqlite}/fanout.db", *args.database_url], int(5000 * scale)
         )
         reads, reads_peak = read_more(
             [f"{sqlite}/read_more.db", *args.database_url],
-            int(10_000 * scale),
-            int(100_000 * scale),
-            int(2000 * scale),
+            int(20_000 * scale),
+            int(200_000 * scale),
+            int(3000 * scale),
         )
     figures += reads
     figures.append(Figure("publish → first send", "not measured yet", "≤ 1 s", None))
