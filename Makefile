@@ -5,8 +5,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
+# `make bench BENCH_DATABASE_URL=postgresql+asyncpg://...` adds PostgreSQL rows to the table.
+BENCH_DATABASE_URL ?=
 
-.PHONY: install demo test lint format bench bench-fanout clean
+.PHONY: install demo test lint format bench bench-split bench-fanout clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +37,10 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python bench/summary.py $(if $(BENCH_DATABASE_URL),--database-url $(BENCH_DATABASE_URL))
+
+bench-split: $(STAMP)
 	$(BIN)/python bench/split.py
 
 bench-fanout: $(STAMP)

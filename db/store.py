@@ -10,14 +10,20 @@ so both databases store the same value and tests can move time.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    Executable,
     SQLColumnExpression,
+    Table,
     and_,
+    bindparam,
+    case,
     delete,
     exists,
     func,
@@ -26,6 +32,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -57,6 +64,37 @@ def dialect_insert(session: AsyncSession, entity: type[Base]) -> postgresql.Inse
         return postgresql.insert(entity)
     if dialect == "sqlite":
         return sqlite.insert(entity)
+    raise NotImplementedError(f"unsupported database dialect: {dialect}")
+
+
+# The statements of a reader's press, built once per dialect and run with fresh parameters on the
+# session's connection: building a statement and passing it through the ORM cost more than the
+# database's own work for these one-row reads and writes.
+_PREPARED: dict[tuple[str, str], Executable] = {}
+
+
+async def run_prepared(
+    session: AsyncSession,
+    key: str,
+    build: Callable[[str], Executable],
+    params: dict[str, object],
+) -> CursorResult[Any]:
+    """Run the statement `build(dialect_name)` (built once per dialect) in the session's
+    transaction, as plain Core: no ORM objects are made from its rows."""
+    connection = await session.connection()
+    dialect = connection.dialect.name
+    stmt = _PREPARED.get((key, dialect))
+    if stmt is None:
+        stmt = _PREPARED[(key, dialect)] = build(dialect)
+    return await connection.execute(stmt, params)
+
+
+def table_insert(table: Table, dialect: str) -> postgresql.Insert | sqlite.Insert:
+    """The dialect's INSERT of a table (not an ORM entity), with on_conflict_do_nothing/update."""
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
     raise NotImplementedError(f"unsupported database dialect: {dialect}")
 
 
@@ -203,6 +241,75 @@ async def get_article(*, session: AsyncSession, article_id: int) -> ArticleRow |
     return await session.get(ArticleRow, article_id)
 
 
+@dataclass(frozen=True, slots=True)
+class SectionText:
+    """A section as a reader is sent it, without its article."""
+
+    article_id: int
+    index: int
+    html: str
+
+
+@dataclass(frozen=True, slots=True)
+class SectionToRead:
+    """What a press on "Read more"/"Next" needs of an article and one of its sections.
+
+    `section` is None when the article is stored but has no such section.
+    """
+
+    section_count: int
+    withdrawn: bool
+    related: tuple[str, ...]
+    section: SectionText | None
+
+
+def _section_to_read(_: str) -> Executable:
+    articles = _table(ArticleRow)
+    sections = _table(SectionRow)
+    return (
+        select(
+            articles.c.section_count,
+            articles.c.retracted_at,
+            articles.c.related,
+            sections.c.html,
+        )
+        .select_from(
+            articles.outerjoin(
+                sections,
+                and_(
+                    sections.c.article_id == articles.c.id,
+                    sections.c.index == bindparam("index"),
+                ),
+            )
+        )
+        .where(articles.c.id == bindparam("article_id"))
+    )
+
+
+def _table(entity: type[Base]) -> Table:
+    return cast(Table, entity.__table__)
+
+
+async def section_to_read(
+    *, session: AsyncSession, article_id: int, index: int
+) -> SectionToRead | None:
+    """The article's fields a reader's press needs and section `index`, in one query; None when
+    the article is not stored. Plain rows, no ORM objects: this is the busiest read of all."""
+    result = await run_prepared(
+        session, "section_to_read", _section_to_read, {"article_id": article_id, "index": index}
+    )
+    row = result.one_or_none()
+    if row is None:
+        return None
+    html: str | None = row.html
+    return SectionToRead(
+        section_count=row.section_count,
+        withdrawn=row.retracted_at is not None,
+        related=tuple(row.related or ()),
+        section=None if html is None else SectionText(article_id, index, html),
+    )
+
+
 async def find_article(
     *, session: AsyncSession, url: str | None = None, guid: str | None = None
 ) -> ArticleRow | None:
@@ -307,6 +414,62 @@ async def ensure_chat(
         stmt.returning(ChatRow), execution_options={"populate_existing": True}
     )
     return rows.one()
+
+
+async def enter_chat(
+    *,
+    session: AsyncSession,
+    chat_id: int,
+    kind: str,
+    telegram_language: str | None,
+    now: datetime,
+    edition: str = "all",
+) -> str | None:
+    """A chat that writes to us: `ensure_chat` and `mark_chat_active` in one statement; the
+    language the chat chose (None: it follows its client).
+
+    Unlike `ensure_chat` it marks the chat reachable: a reader who writes can be reached again.
+    """
+    if kind not in CHAT_KINDS:
+        raise ValueError(f"unknown chat kind {kind!r}; expected one of {CHAT_KINDS}")
+    params: dict[str, object] = {
+        "chat_id": chat_id,
+        "kind": kind,
+        "telegram_language": telegram_language,
+        "now": now,
+        "edition": edition,
+    }
+    result = await run_prepared(session, "enter_chat", _enter_chat, params)
+    language: str | None = result.scalar_one()
+    return language
+
+
+def _enter_chat(dialect: str) -> Executable:
+    chats = _table(ChatRow)
+    stmt = table_insert(chats, dialect).values(
+        chat_id=bindparam("chat_id", type_=chats.c.chat_id.type),
+        kind=bindparam("kind", type_=chats.c.kind.type),
+        language=None,
+        telegram_language=bindparam("telegram_language", type_=chats.c.telegram_language.type),
+        active=True,
+        blocked_at=None,
+        joined_at=bindparam("now", type_=chats.c.joined_at.type),
+        current_article_id=None,
+        edition=bindparam("edition", type_=chats.c.edition.type),
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=[chats.c.chat_id],
+        set_={
+            "kind": stmt.excluded.kind,
+            "telegram_language": func.coalesce(
+                stmt.excluded.telegram_language, chats.c.telegram_language
+            ),
+            # As mark_chat_active does, and only when the chat was not active: an active chat
+            # keeps its row as it was.
+            "blocked_at": case((chats.c.active, chats.c.blocked_at), else_=None),
+            "active": True,
+        },
+    ).returning(chats.c.language)
 
 
 async def get_chat(*, session: AsyncSession, chat_id: int) -> ChatRow | None:
@@ -464,32 +627,69 @@ async def count_subscribers(*, session: AsyncSession, topic: str | None = None) 
 # Readings
 
 
-async def record_reading(
+async def note_reading(
     *, session: AsyncSession, chat_id: int, article_id: int, section_index: int, now: datetime
-) -> ReadingRow:
-    """Record the last section sent to a chat and make the article its current one."""
-    stmt = dialect_insert(session, ReadingRow).values(
-        chat_id=chat_id,
-        article_id=article_id,
-        section_index=section_index,
-        opened_at=now,
-        updated_at=now,
+) -> None:
+    """Record the last section sent to a chat and make the article its current one.
+
+    Nothing is read back: a reader's press writes its reading and goes on.
+    """
+    params: dict[str, object] = {
+        "chat_id": chat_id,
+        "article_id": article_id,
+        "section_index": section_index,
+        "now": now,
+    }
+    await run_prepared(session, "note_reading", _note_reading, params)
+    await run_prepared(
+        session, "make_current", _make_current, {"reader": chat_id, "article_id": article_id}
     )
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[ReadingRow.chat_id, ReadingRow.article_id],
+
+
+def _note_reading(dialect: str) -> Executable:
+    readings = _table(ReadingRow)
+    stmt = table_insert(readings, dialect).values(
+        chat_id=bindparam("chat_id", type_=readings.c.chat_id.type),
+        article_id=bindparam("article_id", type_=readings.c.article_id.type),
+        section_index=bindparam("section_index", type_=readings.c.section_index.type),
+        opened_at=bindparam("now", type_=readings.c.opened_at.type),
+        updated_at=bindparam("now", type_=readings.c.updated_at.type),
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=[readings.c.chat_id, readings.c.article_id],
         set_={
             "section_index": stmt.excluded.section_index,
             "updated_at": stmt.excluded.updated_at,
         },
     )
-    rows = await session.scalars(
-        stmt.returning(ReadingRow), execution_options={"populate_existing": True}
+
+
+def _make_current(_: str) -> Executable:
+    chats = _table(ChatRow)
+    return (
+        update(chats)
+        # Named apart from the columns: an UPDATE keeps the column names for its SET clause.
+        .where(chats.c.chat_id == bindparam("reader"))
+        .values(current_article_id=bindparam("article_id"))
     )
-    reading = rows.one()
-    await session.execute(
-        update(ChatRow).where(ChatRow.chat_id == chat_id).values(current_article_id=article_id)
+
+
+async def record_reading(
+    *, session: AsyncSession, chat_id: int, article_id: int, section_index: int, now: datetime
+) -> ReadingRow:
+    """Record the last section sent to a chat and make the article its current one; the row."""
+    await note_reading(
+        session=session,
+        chat_id=chat_id,
+        article_id=article_id,
+        section_index=section_index,
+        now=now,
     )
-    return reading
+    stmt = select(ReadingRow).where(
+        ReadingRow.chat_id == chat_id, ReadingRow.article_id == article_id
+    )
+    rows = await session.scalars(stmt, execution_options={"populate_existing": True})
+    return rows.one()
 
 
 async def current_reading(*, session: AsyncSession, chat_id: int) -> ReadingRow | None:

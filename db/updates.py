@@ -11,24 +11,34 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import Executable, Table, bindparam, delete, select
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.broadcasts import create_broadcast
 from db.models import BroadcastRow, HandledUpdateRow
-from db.store import dialect_insert
+from db.store import run_prepared, table_insert
 
 
 async def remember_update(*, session: AsyncSession, update_id: int, now: datetime) -> bool:
     """Record an update as handled; False when it was recorded before (a repeat)."""
-    stmt = (
-        dialect_insert(session, HandledUpdateRow)
-        .values(update_id=update_id, handled_at=now)
-        .on_conflict_do_nothing(index_elements=[HandledUpdateRow.update_id])
-        .returning(HandledUpdateRow.update_id)
+    result = await run_prepared(
+        session, "remember_update", _remember_update, {"update_id": update_id, "now": now}
     )
-    return await session.scalar(stmt) is not None
+    return result.scalar() is not None
+
+
+def _remember_update(dialect: str) -> Executable:
+    handled = cast(Table, HandledUpdateRow.__table__)
+    return (
+        table_insert(handled, dialect)
+        .values(
+            update_id=bindparam("update_id", type_=handled.c.update_id.type),
+            handled_at=bindparam("now", type_=handled.c.handled_at.type),
+        )
+        .on_conflict_do_nothing(index_elements=[handled.c.update_id])
+        .returning(handled.c.update_id)
+    )
 
 
 async def forget_handled_updates(*, session: AsyncSession, before: datetime) -> int:

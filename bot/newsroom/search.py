@@ -7,6 +7,7 @@ content.normalise exactly as the stored text was (db.search), so "الطاقة �
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -132,6 +133,13 @@ async def inline_stories(
 
 async def related_stories(*, session: AsyncSession, article: ArticleRow) -> list[ArticleRow]:
     """The stored stories this one cross-links ("Read also"), matched by normalised title."""
-    titles = list(article.related or [])[: MAX_RELATED * 4]
-    found = await search.articles_titled(session=session, titles=titles, exclude=article.id)
+    return await related_to(session=session, article_id=article.id, related=article.related or [])
+
+
+async def related_to(
+    *, session: AsyncSession, article_id: int, related: Sequence[str]
+) -> list[ArticleRow]:
+    """The stored stories an article's "Read also" titles name, without loading the article."""
+    titles = list(related)[: MAX_RELATED * 4]
+    found = await search.articles_titled(session=session, titles=titles, exclude=article_id)
     return found[:MAX_RELATED]

@@ -6,6 +6,7 @@ import html
 import json
 import re
 from collections.abc import Sequence
+from typing import Protocol
 from urllib.parse import quote
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
@@ -27,7 +28,7 @@ from bot.telegram.texts import text
 from content.article import utf16_length
 from content.split import MAX_SECTION_UTF16
 from content.summary import shorten
-from db.models import ALL_TOPICS, ArticleRow, SectionRow
+from db.models import ALL_TOPICS, ArticleRow
 
 MAX_TEXT_UTF16 = MAX_SECTION_UTF16  # Telegram's limit on a message's visible text
 MAX_CAPTION_UTF16 = 1024  # Telegram's limit on a photo's caption, after entities are parsed
@@ -150,8 +151,21 @@ def link_card(
     return body, InlineKeyboardMarkup([row])
 
 
+class SectionLike(Protocol):
+    """What a section message is made of: a stored section row or its plain text."""
+
+    @property
+    def article_id(self) -> int: ...
+
+    @property
+    def index(self) -> int: ...
+
+    @property
+    def html(self) -> str: ...
+
+
 def section_message(
-    section: SectionRow, total: int, language: str, related: Sequence[ArticleRow] = ()
+    section: SectionLike, total: int, language: str, related: Sequence[ArticleRow] = ()
 ) -> Message:
     """A section as sent: "Next (i/n)" below all but the last, which says it is the end and
     offers the stories it cross-links (those stored), then the latest stories."""

@@ -21,7 +21,7 @@ async def enter(session: AsyncSession, update: Update, context: Context) -> tupl
     user = update.effective_user
     telegram_language = user.language_code if user else None
     default = context.bot_data.settings.language
-    row = await store.ensure_chat(
+    chosen = await store.enter_chat(
         session=session,
         chat_id=chat.id,
         kind=chat.type,
@@ -30,9 +30,7 @@ async def enter(session: AsyncSession, update: Update, context: Context) -> tupl
         # A new chat is pushed the stories of its interface language; /edition changes that.
         edition=choose_language(None, telegram_language, default),
     )
-    if not row.active:
-        await store.mark_chat_active(session=session, chat_id=chat.id)
-    return chat.id, choose_language(row.language, telegram_language, default)
+    return chat.id, choose_language(chosen, telegram_language, default)
 
 
 async def send(context: Context, chat_id: int, message: Message) -> None:

@@ -17,7 +17,7 @@ from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.newsroom.ids import meant_as_id, parse_id
-from bot.newsroom.search import related_stories
+from bot.newsroom.search import related_to
 from bot.telegram.callbacks import (
     Callback,
     OpenStory,
@@ -252,20 +252,25 @@ async def _read(
     now: datetime,
 ) -> Message:
     """Section `index` of an article as a message, recording how far the chat has read."""
-    article = await store.get_article(session=session, article_id=article_id)
-    if article is None:
+    # One query for the article and the section, one upsert and one update for the reading:
+    # the busiest path of the bot, so no ORM objects are built on it.
+    found = await store.section_to_read(session=session, article_id=article_id, index=index)
+    if found is None:
         return text(language, "story_gone"), None
-    if article.retracted_at is not None:
+    if found.withdrawn:
         return text(language, "story_withdrawn"), None
-    section = await store.get_section(session=session, article_id=article_id, index=index)
-    if section is None:
+    if found.section is None:
         return text(language, "section_gone"), None
-    await store.record_reading(
+    await store.note_reading(
         session=session, chat_id=chat_id, article_id=article_id, section_index=index, now=now
     )
-    last = index == article.section_count
-    related = await related_stories(session=session, article=article) if last else []
-    return section_message(section, article.section_count, language, related)
+    last = index == found.section_count
+    related = (
+        await related_to(session=session, article_id=article_id, related=found.related)
+        if last
+        else []
+    )
+    return section_message(found.section, found.section_count, language, related)
 
 
 @dataclass
