@@ -386,10 +386,12 @@ class Deliverer:
                     session=session, chat_ids={claim.chat_id for claim in claims}
                 )
             wanted = {claim.broadcast_id for claim in claims}
-            for broadcast_id in await routing.stale(session=session, known=self._known(wanted)):
-                del self._stories[broadcast_id]
-            for broadcast_id in wanted - self._stories.keys():
-                await self._load_story(session, broadcast_id)
+            stale = set(await routing.stale(session=session, known=self._known(wanted)))
+            # A stale story is replaced, never removed first: senders of the last round may be
+            # reading it across these awaits, and a missing story fails their delivery.
+            for broadcast_id in stale | (wanted - self._stories.keys()):
+                if not await self._load_story(session, broadcast_id):
+                    self._stories.pop(broadcast_id, None)
             routes = await routing.routes(
                 session=session, claims=claims, known=self._known(wanted)
             )
@@ -433,10 +435,11 @@ class Deliverer:
             jobs.append(_Job(claim, active, language, route))
         return jobs
 
-    async def _load_story(self, session: AsyncSession, broadcast_id: int) -> None:
+    async def _load_story(self, session: AsyncSession, broadcast_id: int) -> bool:
+        """Load (or replace) a broadcast's story; False when there is none to send."""
         broadcast = await session.get(BroadcastRow, broadcast_id)
         if broadcast is None:
-            return
+            return False
         article = await store.get_article(session=session, article_id=broadcast.article_id)
         if article is not None and (broadcast.kind == "retract" or article.retracted_at is None):
             # A file_id from an earlier send is in the row; a refusal holds for the broadcast
@@ -451,6 +454,8 @@ class Deliverer:
                 broadcast.created_at,
                 photo,
             )
+            return True
+        return False
 
     def _card(
         self, story: _Story, language: str, channel: bool = False, *, caption: bool = False
