@@ -16,9 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from content.article import Article, Section
-from content.assemble import normalize_topic
 from content.fingerprint import content_hash
-from db import search
+from db import search, store
 from db.models import ArticleRow, ArticleTopicRow, ReadingRow, SectionRow
 
 
@@ -104,21 +103,9 @@ async def revise_article(
     )
     await session.execute(delete(SectionRow).where(SectionRow.article_id == article_id))
     await session.execute(delete(ArticleTopicRow).where(ArticleTopicRow.article_id == article_id))
-    topics = dict.fromkeys(normalize_topic(topic) for topic in article.topics)
-    session.add_all(
-        ArticleTopicRow(article_id=article_id, topic=topic) for topic in topics if topic
+    await store.add_topics_and_sections(
+        session=session, article_id=article_id, article=article, sections=sections
     )
-    session.add_all(
-        SectionRow(
-            article_id=article_id,
-            index=section.index,
-            heading=section.heading,
-            html=section.html,
-            text=section.text,
-        )
-        for section in sections
-    )
-    await session.flush()
     moves = {old_index: to for old_index, to in new_positions(old, new).items() if to != old_index}
     if moves:
         # One statement for every reader, whatever their number: CASE reads the old index.

@@ -123,6 +123,27 @@ async def _find_article(
     return await session.scalar(select(ArticleRow).where(ArticleRow.content_hash == fingerprint))
 
 
+async def add_topics_and_sections(
+    *, session: AsyncSession, article_id: int, article: Article, sections: Sequence[Section]
+) -> None:
+    """Store an article's topics (normalised, once each) and its sections, then flush."""
+    topics = dict.fromkeys(normalize_topic(topic) for topic in article.topics)
+    session.add_all(
+        ArticleTopicRow(article_id=article_id, topic=topic) for topic in topics if topic
+    )
+    session.add_all(
+        SectionRow(
+            article_id=article_id,
+            index=section.index,
+            heading=section.heading,
+            html=section.html,
+            text=section.text,
+        )
+        for section in sections
+    )
+    await session.flush()
+
+
 async def add_article(
     *,
     session: AsyncSession,
@@ -175,21 +196,9 @@ async def add_article(
     else:
         raise RuntimeError(f"could not store or find article {url or fingerprint}")
 
-    topics = dict.fromkeys(normalize_topic(topic) for topic in article.topics)
-    session.add_all(
-        ArticleTopicRow(article_id=article_id, topic=topic) for topic in topics if topic
+    await add_topics_and_sections(
+        session=session, article_id=article_id, article=article, sections=sections
     )
-    session.add_all(
-        SectionRow(
-            article_id=article_id,
-            index=section.index,
-            heading=section.heading,
-            html=section.html,
-            text=section.text,
-        )
-        for section in sections
-    )
-    await session.flush()
     entry = search.IndexEntry.of(
         article_id=article_id,
         title=article.title,
