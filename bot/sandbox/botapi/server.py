@@ -1423,9 +1423,7 @@ class FakeBotApi(Service):
         chat = self._writable_chat(params)
         content = formatted_text(params, strict_html=self.strict_html)
         markup = check_reply_markup(params.get("reply_markup"))
-        thread_id = params.get("message_thread_id")
-        if thread_id is not None and (not chat.is_forum or thread_id not in chat.threads):
-            raise bad_request(THREAD_NOT_FOUND)
+        thread_id = self._thread_of(chat, params)
         preview = check_link_preview(params.get("link_preview_options"))
         now = self._flood_check(chat)
         message = BotMessage(
@@ -1447,6 +1445,13 @@ class FakeBotApi(Service):
         self.timeline.append((now, chat.id, message.message_id))
         return message.to_dict(chat, self.bot_user)
 
+    def _thread_of(self, chat: Chat, params: JsonDict) -> int | None:
+        """The forum thread a message is sent to; an unknown one is Telegram's 400."""
+        thread_id: int | None = params.get("message_thread_id")
+        if thread_id is not None and (not chat.is_forum or thread_id not in chat.threads):
+            raise bad_request(THREAD_NOT_FOUND)
+        return thread_id
+
     def _flood_check(self, chat: Chat) -> float:
         now = time.monotonic()
         if self.flood_control is not None:
@@ -1462,9 +1467,7 @@ class FakeBotApi(Service):
         markup = check_reply_markup(params.get("reply_markup"))
         if "photo" not in params:
             raise bad_request("there is no photo in the request")
-        thread_id = params.get("message_thread_id")
-        if thread_id is not None and (not chat.is_forum or thread_id not in chat.threads):
-            raise bad_request(THREAD_NOT_FOUND)
+        thread_id = self._thread_of(chat, params)
         try:
             photo = self.photos.take(params["photo"])
         except PhotoRefused as refusal:
