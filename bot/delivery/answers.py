@@ -15,7 +15,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Answer", "note", "watch"]
+__all__ = ["Answer", "message_id_of", "note", "watch"]
 
 
 @dataclass
@@ -54,3 +54,20 @@ def note(result: Any) -> None:
     if answer is not None:
         answer.received = True
         answer.result = result
+
+
+def message_id_of(result: Any) -> int | None:
+    """The id of the message a raw result describes, if it reads as a Message (an id, a date
+    and a chat); None for anything else."""
+    if not isinstance(result, dict):
+        return None
+    chat = result.get("chat")
+    message_id = result.get("message_id")
+    if (
+        type(message_id) is int
+        and type(result.get("date")) is int
+        and isinstance(chat, dict)
+        and type(chat.get("id")) is int
+    ):
+        return message_id
+    return None

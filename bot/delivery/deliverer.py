@@ -38,8 +38,9 @@ from telegram.error import (
 from telegram.ext import ExtBot
 
 from bot.delivery import answers, edits, routing
-from bot.delivery.cards import ArticlePhoto, CardSender
+from bot.delivery.cards import ArticlePhoto, CardSender, preview_options
 from bot.delivery.pacing import Pace, retry_delay
+from bot.delivery.prepared import PreparedText
 from bot.newsroom.clock import Clock, utcnow
 from bot.ops import logs
 from bot.settings import Settings
@@ -90,6 +91,8 @@ class _Story:
     # The article's photo as this broadcast sends it (None: text cards), shared by its sends.
     photo: ArticlePhoto | None = None
     captions: dict[str, tuple[str, InlineKeyboardMarkup | None]] = field(default_factory=dict)
+    # The text cards encoded for sending, keyed as `cards`.
+    prepared: dict[str, PreparedText] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -517,25 +520,19 @@ class Deliverer:
                 channel=job.route.channel,
                 pending=pending,
             )
-        text = self._card(story, job.language, job.route.channel)
-        extra: dict[str, Any] = {"allow_paid_broadcast": True} if self.paid_broadcast else {}
-        if claim.silent:
-            extra["disable_notification"] = True
-        if job.route.thread_id is not None:
-            extra["message_thread_id"] = job.route.thread_id
+        photo = story.photo
         with answers.watch() as answer:
             try:
-                message = await self.cards.send(
-                    claim.chat_id,
-                    text=text,
-                    caption=functools.partial(
-                        self._card, story, job.language, job.route.channel, caption=True
-                    ),
-                    url=story.article.url,
-                    photo=story.photo,
-                    rate_limit_args=Pace.BROADCAST,
-                    **extra,
-                )
+                if photo is None or not photo.wanted:
+                    # The common case, and the hot one: a text card encoded once per language.
+                    message = await self._prepared(story, job.language, job.route.channel).send(
+                        self.bot,
+                        claim.chat_id,
+                        silent=claim.silent,
+                        thread_id=job.route.thread_id,
+                    )
+                else:
+                    message = await self._photo_card(story, job)
             except Exception as error:
                 if answer.received:
                     # Telegram said ok; only reading its answer failed. The message is there.
@@ -548,9 +545,45 @@ class Deliverer:
                 if isinstance(error, TelegramError):
                     return await self._refused(pending, error)
                 raise
-        if not isinstance(message, Message):
-            return self._sent(pending, answer.message_id(), unreadable=message)
-        return self._sent(pending, message.message_id)
+        if isinstance(message, Message):
+            return self._sent(pending, message.message_id)
+        message_id = answers.message_id_of(message)
+        if message_id is not None:
+            return self._sent(pending, message_id)
+        return self._sent(pending, answer.message_id(), unreadable=message)
+
+    def _prepared(self, story: _Story, language: str, channel: bool) -> PreparedText:
+        """The text card encoded for sending; built once per language (and for channels)."""
+        key = f"{language}:channel" if channel else language
+        prepared = story.prepared.get(key)
+        if prepared is None:
+            body, keyboard = self._card(story, language, channel)
+            prepared = story.prepared[key] = PreparedText.of(
+                body,
+                keyboard,
+                preview_options(self.cards.link_preview, story.article.url),
+                paid_broadcast=self.paid_broadcast,
+            )
+        return prepared
+
+    async def _photo_card(self, story: _Story, job: _Job) -> Any:
+        """The card with the article's photo (as text when the photo is refused)."""
+        extra: dict[str, Any] = {"allow_paid_broadcast": True} if self.paid_broadcast else {}
+        if job.claim.silent:
+            extra["disable_notification"] = True
+        if job.route.thread_id is not None:
+            extra["message_thread_id"] = job.route.thread_id
+        return await self.cards.send(
+            job.claim.chat_id,
+            text=self._card(story, job.language, job.route.channel),
+            caption=functools.partial(
+                self._card, story, job.language, job.route.channel, caption=True
+            ),
+            url=story.article.url,
+            photo=story.photo,
+            rate_limit_args=Pace.BROADCAST,
+            **extra,
+        )
 
     def _sent(
         self, pending: Outcome, message_id: int | None, *, unreadable: object = None
