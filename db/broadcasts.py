@@ -19,10 +19,15 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import (
+    ARRAY,
+    BigInteger,
     ColumnElement,
+    Integer,
+    Text,
     and_,
     bindparam,
     case,
+    column,
     exists,
     func,
     or_,
@@ -34,6 +39,7 @@ from sqlalchemy.engine import CursorResult, Result
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.schema import Table
+from sqlalchemy.types import TypeEngine
 
 from content.assemble import normalize_topic
 from db import audience
@@ -43,6 +49,7 @@ from db.models import (
     ChatRow,
     DeliveryRow,
     ReadingRow,
+    UTCDateTime,
 )
 from db.store import dialect_insert, mark_chats_blocked
 
@@ -337,27 +344,13 @@ async def record_outcomes(
     await mark_chats_blocked(
         session=session, chat_ids={o.chat_id for o in outcomes if o.chat_gone}, now=now
     )
-    # A Core UPDATE run as executemany: the ORM's bulk update by primary key costs more per
-    # row, and this runs for every message a broadcast sends.
-    table = cast(Table, DeliveryRow.__table__)
-    stmt = (
-        update(table)
-        .where(
-            table.c.broadcast_id == bindparam("key_broadcast_id"),
-            table.c.chat_id == bindparam("key_chat_id"),
-        )
-        .values(
-            status=bindparam("status"),
-            attempts=bindparam("attempts"),
-            claims=_end_claim(table.c.status, table.c.claims),
-            message_id=bindparam("message_id"),
-            sent_at=bindparam("sent_at"),
-            not_before=bindparam("not_before"),
-            error=bindparam("error"),
-        )
-    )
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(_RECORD_FROM_ARRAYS, _as_arrays(outcomes))
+        return
+    # SQLite: a Core UPDATE run as executemany (each row a primary-key lookup in C); the ORM's
+    # bulk update by primary key costs more per row, and this runs for every message sent.
     await session.execute(
-        stmt,
+        _RECORD_ONE,
         [
             {
                 "key_broadcast_id": outcome.broadcast_id,
@@ -372,6 +365,68 @@ async def record_outcomes(
             for outcome in outcomes
         ],
     )
+
+
+_DELIVERIES = cast(Table, DeliveryRow.__table__)
+_RECORD_ONE = (
+    update(_DELIVERIES)
+    .where(
+        _DELIVERIES.c.broadcast_id == bindparam("key_broadcast_id"),
+        _DELIVERIES.c.chat_id == bindparam("key_chat_id"),
+    )
+    .values(
+        status=bindparam("status"),
+        attempts=bindparam("attempts"),
+        claims=_end_claim(_DELIVERIES.c.status, _DELIVERIES.c.claims),
+        message_id=bindparam("message_id"),
+        sent_at=bindparam("sent_at"),
+        not_before=bindparam("not_before"),
+        error=bindparam("error"),
+    )
+)
+# PostgreSQL: the whole batch as one statement over arrays, one array per column: the server
+# plans and runs one UPDATE instead of one per row, and asyncpg encodes each array at once.
+_OUTCOME_COLUMNS: tuple[tuple[str, TypeEngine[Any]], ...] = (
+    ("broadcast_id", BigInteger()),
+    ("chat_id", BigInteger()),
+    ("status", Text()),
+    ("attempts", Integer()),
+    ("message_id", BigInteger()),
+    ("sent_at", UTCDateTime()),
+    ("not_before", UTCDateTime()),
+    ("error", Text()),
+)
+_OUTCOMES = (
+    func.unnest(*(bindparam(f"{name}s", type_=ARRAY(kind)) for name, kind in _OUTCOME_COLUMNS))
+    .table_valued(*(column(name, kind) for name, kind in _OUTCOME_COLUMNS))
+    .render_derived(name="outcome")
+)
+_RECORD_FROM_ARRAYS = (
+    update(_DELIVERIES)
+    .where(
+        _DELIVERIES.c.broadcast_id == _OUTCOMES.c.broadcast_id,
+        _DELIVERIES.c.chat_id == _OUTCOMES.c.chat_id,
+    )
+    .values(
+        status=_OUTCOMES.c.status,
+        attempts=_OUTCOMES.c.attempts,
+        claims=_end_claim(_DELIVERIES.c.status, _DELIVERIES.c.claims),
+        message_id=_OUTCOMES.c.message_id,
+        sent_at=_OUTCOMES.c.sent_at,
+        not_before=_OUTCOMES.c.not_before,
+        error=_OUTCOMES.c.error,
+    )
+)
+
+
+def _as_arrays(outcomes: Sequence[Outcome]) -> dict[str, list[Any]]:
+    """The outcomes column by column, as _RECORD_FROM_ARRAYS takes them.
+
+    A row joined twice would get one of its outcomes, unpredictably: the last one is kept, as
+    one UPDATE per outcome, in order, would leave it.
+    """
+    latest = list({(o.broadcast_id, o.chat_id): o for o in outcomes}.values())
+    return {f"{name}s": [getattr(o, name) for o in latest] for name, _ in _OUTCOME_COLUMNS}
 
 
 async def queue_delivery(*, session: AsyncSession, broadcast_id: int, chat_id: int) -> bool:

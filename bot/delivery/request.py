@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import re
 from urllib.parse import quote_plus, urlsplit
 
 import aiohttp
@@ -28,8 +29,8 @@ __all__ = ["AiohttpRequest"]
 
 _FORM_HEADERS = {"Content-Type": "application/x-www-form-urlencoded"}
 _REDACTED = "/<redacted>"
-# Values at least this long are encoded once and remembered (see _urlencoded).
-_REMEMBERED_LENGTH = 256
+# Longer values are not checked for characters that need quoting (see _urlencoded).
+_CHECKED_LENGTH = 64
 _POOL_TIMEOUT_MESSAGE = (
     "Pool timeout: all connections in the connection pool are busy. The request was *not* sent "
     "to Telegram. Consider a larger connection_pool_size or pool_timeout."
@@ -197,21 +198,32 @@ def _urlencoded(parameters: dict[str, str]) -> bytes:
     """The parameters as urlencode gives them.
 
     A broadcast sends one card's text and buttons to every reader: quoting those long values
-    was most of a send's encoding time, so they are quoted once and remembered.
+    was most of a send's encoding time, so values are quoted once and remembered. Names are
+    few, and most short values (ids, flags) need no quoting at all.
     """
     return "&".join(
-        _pair(name, value) if len(value) >= _REMEMBERED_LENGTH else _quoted(name, value)
-        for name, value in parameters.items()
+        f"{_quoted_name(name)}={_quoted_value(value)}" for name, value in parameters.items()
     ).encode()
 
 
-def _quoted(name: str, value: str) -> str:
-    return f"{quote_plus(name)}={quote_plus(value)}"
+# What quote_plus leaves as it is (it also turns a space into "+", so a space is not here).
+_UNQUOTED = re.compile(r"[A-Za-z0-9_.~-]*")
 
 
-@functools.lru_cache(maxsize=64)
-def _pair(name: str, value: str) -> str:
-    return _quoted(name, value)
+@functools.lru_cache(maxsize=128)
+def _quoted_name(name: str) -> str:
+    return quote_plus(name)
+
+
+def _quoted_value(value: str) -> str:
+    if len(value) < _CHECKED_LENGTH and _UNQUOTED.fullmatch(value):
+        return value
+    return _quoted(value)
+
+
+@functools.lru_cache(maxsize=256)
+def _quoted(value: str) -> str:
+    return quote_plus(value)
 
 
 def _secrets(url: str) -> list[str]:
