@@ -2,13 +2,14 @@
 
 Each row times N sendMessage calls (one per private chat, created by the fake API on first
 use), all of the same message, the story card a broadcast sends (HTML, a "Read more" and a
-source button), one at a time or with several in flight, after a short untimed warm-up on the
-same connection pool: python-telegram-bot with its default httpx request, python-telegram-bot with
+source button), one at a time and with 8 and 32 in flight (the broadcasts' concurrencies), after
+a short untimed warm-up on the same connection pool: python-telegram-bot with its default httpx request, python-telegram-bot with
 bot.request.AiohttpRequest, and aiogram (bench-only: pip install -e '.[bench]').
 
 A row is (name, messages, seconds). The newsbot rows time a whole broadcast with its database
 bookkeeping (fan-out, claims, sends, recorded outcomes), once per --database-url, with the rate
-limit lifted.
+limit lifted. Ends with the peak resident set of this process (every row's bot) and of the fake
+API's.
 
 Run: .venv/bin/python bench/fanout.py [--messages 5000] [--in-flight 8]
      [--database-url postgresql+asyncpg://postgres@127.0.0.1:5432/test ...]
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import resource
 import signal
 import sys
 import tempfile
@@ -391,6 +393,10 @@ def main() -> None:
         database_urls = args.database_url or [f"sqlite+aiosqlite:///{Path(folder) / 'fanout.db'}"]
         rows = asyncio.run(run(args.messages, args.in_flight, database_urls))
     print_table(rows)
+    # ru_maxrss is in kilobytes on Linux; the fake API is the only child, waited for by now.
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    api = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"peak RSS: this process {own:.0f} MB (every row's bot), the fake API {api:.0f} MB")
 
 
 if __name__ == "__main__":
