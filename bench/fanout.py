@@ -2,9 +2,10 @@
 
 Each row times N sendMessage calls (one per private chat, created by the fake API on first
 use), all of the same message, the story card a broadcast sends (HTML, a "Read more" and a
-source button), one at a time and with 8 and 32 in flight (the broadcasts' concurrencies), after
-a short untimed warm-up on the same connection pool: python-telegram-bot with its default httpx request, python-telegram-bot with
-bot.request.AiohttpRequest, and aiogram (bench-only: pip install -e '.[bench]').
+source button), one at a time and with 8 and 32 in flight (the broadcasts' concurrencies),
+after a short untimed warm-up on the same connection pool: python-telegram-bot with its default
+httpx request, python-telegram-bot with bot.request.AiohttpRequest, and aiogram (bench-only:
+pip install -e '.[bench]').
 
 A row is (name, messages, seconds). The newsbot rows time a whole broadcast with its database
 bookkeeping (fan-out, claims, sends, recorded outcomes), once per --database-url, with the rate
