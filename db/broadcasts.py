@@ -13,6 +13,7 @@ is sent) is failed instead of claimed again, so even a crash loop sends it at mo
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,12 +31,13 @@ from sqlalchemy import (
     column,
     exists,
     func,
+    literal_column,
     or_,
     select,
     tuple_,
     update,
 )
-from sqlalchemy.engine import CursorResult, Result
+from sqlalchemy.engine import CursorResult, Dialect, Result
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.schema import Table
@@ -344,46 +346,16 @@ async def record_outcomes(
     await mark_chats_blocked(
         session=session, chat_ids={o.chat_id for o in outcomes if o.chat_gone}, now=now
     )
-    if session.get_bind().dialect.name == "postgresql":
+    dialect = session.get_bind().dialect
+    if dialect.name == "postgresql":
         await session.execute(_RECORD_FROM_ARRAYS, _as_arrays(outcomes))
-        return
-    # SQLite: a Core UPDATE run as executemany (each row a primary-key lookup in C); the ORM's
-    # bulk update by primary key costs more per row, and this runs for every message sent.
-    await session.execute(
-        _RECORD_ONE,
-        [
-            {
-                "key_broadcast_id": outcome.broadcast_id,
-                "key_chat_id": outcome.chat_id,
-                "status": outcome.status,
-                "attempts": outcome.attempts,
-                "message_id": outcome.message_id,
-                "sent_at": outcome.sent_at,
-                "not_before": outcome.not_before,
-                "error": outcome.error,
-            }
-            for outcome in outcomes
-        ],
-    )
+    elif dialect.name == "sqlite":
+        await session.execute(_RECORD_FROM_JSON, {"outcomes": _as_json(outcomes, dialect)})
+    else:
+        raise NotImplementedError(f"unsupported database dialect: {dialect.name}")
 
 
 _DELIVERIES = cast(Table, DeliveryRow.__table__)
-_RECORD_ONE = (
-    update(_DELIVERIES)
-    .where(
-        _DELIVERIES.c.broadcast_id == bindparam("key_broadcast_id"),
-        _DELIVERIES.c.chat_id == bindparam("key_chat_id"),
-    )
-    .values(
-        status=bindparam("status"),
-        attempts=bindparam("attempts"),
-        claims=_end_claim(_DELIVERIES.c.status, _DELIVERIES.c.claims),
-        message_id=bindparam("message_id"),
-        sent_at=bindparam("sent_at"),
-        not_before=bindparam("not_before"),
-        error=bindparam("error"),
-    )
-)
 # PostgreSQL: the whole batch as one statement over arrays, one array per column: the server
 # plans and runs one UPDATE instead of one per row, and asyncpg encodes each array at once.
 _OUTCOME_COLUMNS: tuple[tuple[str, TypeEngine[Any]], ...] = (
@@ -417,6 +389,64 @@ _RECORD_FROM_ARRAYS = (
         error=_OUTCOMES.c.error,
     )
 )
+
+
+# SQLite: the whole batch as one statement over a JSON array, one bound value: each row is then a
+# primary-key lookup in C, where one UPDATE per outcome (executemany) spent most of its time in
+# Python, converting every row's parameters.
+_JSON_ROWS = func.json_each(bindparam("outcomes")).table_valued("value").alias("outcome")
+
+
+def _field(name: str) -> ColumnElement[Any]:
+    return func.json_extract(_JSON_ROWS.c.value, literal_column(f"'$.{name}'"))
+
+
+_RECORD_FROM_JSON = (
+    update(_DELIVERIES)
+    .where(
+        _DELIVERIES.c.broadcast_id == _field("broadcast_id"),
+        _DELIVERIES.c.chat_id == _field("chat_id"),
+    )
+    .values(
+        status=_field("status"),
+        attempts=_field("attempts"),
+        claims=_end_claim(_DELIVERIES.c.status, _DELIVERIES.c.claims),
+        message_id=_field("message_id"),
+        sent_at=_field("sent_at"),
+        not_before=_field("not_before"),
+        error=_field("error"),
+    )
+)
+
+
+def _as_json(outcomes: Sequence[Outcome], dialect: Dialect) -> str:
+    """The outcomes as _RECORD_FROM_JSON takes them: times as the column stores them.
+
+    The last outcome of a row is kept, as for _as_arrays.
+    """
+    stored = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
+
+    def stamp(value: datetime | None) -> Any:
+        if value is None or stored is None:
+            return value
+        return stored(value)
+
+    latest = {(o.broadcast_id, o.chat_id): o for o in outcomes}.values()
+    return json.dumps(
+        [
+            {
+                "broadcast_id": o.broadcast_id,
+                "chat_id": o.chat_id,
+                "status": o.status,
+                "attempts": o.attempts,
+                "message_id": o.message_id,
+                "sent_at": stamp(o.sent_at),
+                "not_before": stamp(o.not_before),
+                "error": o.error,
+            }
+            for o in latest
+        ]
+    )
 
 
 def _as_arrays(outcomes: Sequence[Outcome]) -> dict[str, list[Any]]:

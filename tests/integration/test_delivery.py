@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from bot.newsroom.clock import utcnow
 from db import broadcasts, store
 from db.broadcasts import Claim
+from db.models import DeliveryRow
 from db.session import unit_of_work
 from tests.integration.delivery_fixtures import DeliveryWorld
 
@@ -237,3 +239,52 @@ async def test_a_failed_database_write_is_retried_and_nothing_is_sent_twice(
     assert (record_failures, claim_failures) == ([], [])
     assert world.copies() == {chat_id: 1 for chat_id in readers}
     assert set((await world.statuses(broadcast_id)).values()) == {"sent"}
+
+
+async def test_a_batch_of_outcomes_is_written_field_by_field_and_the_last_of_a_row_wins(
+    world: DeliveryWorld,
+) -> None:
+    await world.add_readers(range(1, 5))
+    article_id = await world.add_article()
+    broadcast_id = await world.start_broadcast(article_id)
+    async with unit_of_work(world.sessionmaker) as session:
+        claims = await broadcasts.claim_deliveries(session=session, limit=10, now=utcnow())
+    assert len(claims) == 4
+    sent_at = datetime(2026, 11, 30, 21, 5, 7, 123456, tzinfo=UTC)
+    later = datetime(2026, 11, 30, 21, 6, 0, 1, tzinfo=UTC)
+    error = "BadRequest: can't parse entities: 'ü' & \"quotes\" \\ 😀"
+    outcomes = [
+        broadcasts.Outcome(broadcast_id, 1, "sent", 1, message_id=9_000_000_001, sent_at=sent_at),
+        broadcasts.Outcome(broadcast_id, 2, "queued", 2, not_before=later, error=error),
+        broadcasts.Outcome(broadcast_id, 3, "failed", 1, error="first"),
+        # Row 3 again in the same batch: the later outcome is the one that stands.
+        broadcasts.Outcome(broadcast_id, 3, "skipped", 1, error="second"),
+    ]
+    async with unit_of_work(world.sessionmaker) as session:
+        await broadcasts.record_outcomes(session=session, outcomes=outcomes, now=utcnow())
+    async with unit_of_work(world.sessionmaker) as session:
+        rows = {
+            row.chat_id: row
+            for row in await session.scalars(
+                select(DeliveryRow).where(DeliveryRow.broadcast_id == broadcast_id)
+            )
+        }
+    written = {
+        chat_id: (row.status, row.attempts, row.claims, row.message_id, row.sent_at)
+        for chat_id, row in rows.items()
+    }
+    assert written == {
+        1: ("sent", 1, 0, 9_000_000_001, sent_at),
+        2: ("queued", 2, 0, None, None),
+        3: ("skipped", 1, 0, None, None),
+        4: ("sending", 0, 1, None, None),  # no outcome yet: still claimed
+    }
+    assert (rows[2].not_before, rows[2].error) == (later, error)
+    assert (rows[1].error, rows[3].error) == (None, "second")
+    # The queued row is claimed again once its time has come, and not before.
+    async with unit_of_work(world.sessionmaker) as session:
+        early = await broadcasts.claim_deliveries(session=session, limit=10, now=sent_at)
+        due = await broadcasts.claim_deliveries(
+            session=session, limit=10, now=later + timedelta(seconds=1)
+        )
+    assert (early, [claim.chat_id for claim in due]) == ([], [2])
