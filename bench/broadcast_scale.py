@@ -128,7 +128,7 @@ def remove_sqlite_files(database: str) -> None:
 def numbers(dialect: str, start: int, stop: int) -> Select[Any]:
     """The integers start … stop - 1 as a one-column select `n`, made by the database."""
     if dialect == "postgresql":
-        series = func.generate_series(start, stop - 1).table_valued("n")
+        series = func.generate_series(start, stop - 1).table_valued("n").render_derived("seq")
         return select(series.c.n)
     seq = select(literal(start).label("n")).cte("seq", recursive=True)
     seq = seq.union_all(select(seq.c.n + 1).where(seq.c.n + 1 < stop))
