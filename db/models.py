@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.engine import Dialect
@@ -331,8 +332,17 @@ class DeliveryRow(Base):
             "status IN ({})".format(", ".join(f"'{s}'" for s in DELIVERY_STATUSES)),
             name="status",
         ),
-        # Claims scan one broadcast's queued rows in chat order; counts group by status.
-        Index("ix_deliveries_broadcast_id_status", "broadcast_id", "status"),
+        # Claims read the queued rows in chat order from an index instead of sorting every one
+        # of them (0.2-0.4 s a claim at a million). SQLite uses this one (a partial index is of
+        # no use to it: the claim's status is a bound parameter); counts group by status.
+        Index("ix_deliveries_broadcast_id_status_chat_id", "broadcast_id", "status", "chat_id"),
+        # PostgreSQL's planner picks this one: it holds only the rows still to claim.
+        Index(
+            "ix_deliveries_queued",
+            "broadcast_id",
+            "chat_id",
+            postgresql_where=text("status = 'queued'"),
+        ).ddl_if(dialect="postgresql"),
     )
 
 
@@ -468,7 +478,9 @@ class SearchQueryRow(Base):
     used_at: Mapped[datetime] = mapped_column(index=True)
 
 
-POSTGRESQL_ONLY_INDEXES = frozenset({"ix_article_search_title", "ix_article_search_document"})
+POSTGRESQL_ONLY_INDEXES = frozenset(
+    {"ix_article_search_title", "ix_article_search_document", "ix_deliveries_queued"}
+)
 
 
 def in_schema(name: str | None, type_: str, dialect: str) -> bool:

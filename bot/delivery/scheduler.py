@@ -22,7 +22,7 @@ from telegram.ext import JobQueue
 from bot.delivery.deliverer import Deliverer
 from bot.newsroom.clock import Clock
 from bot.ops import logs
-from db import broadcasts
+from db import broadcasts, upkeep
 from db.lock import DeliveryLock
 from db.models import BroadcastRow
 from db.session import unit_of_work
@@ -119,7 +119,9 @@ class BroadcastScheduler:
 
     async def _run_plan(self) -> Plan:
         now = self.clock()
+        fanned_out = 0
         async with unit_of_work(self.sessionmaker) as session:
+            dialect = session.get_bind().dialect.name
             scheduled = await broadcasts.scheduled_broadcasts(session=session)
             todo = plan(scheduled, now=now, grace=self.grace)
             missed = []
@@ -132,6 +134,7 @@ class BroadcastScheduler:
                 queued = await broadcasts.start_broadcast(
                     session=session, broadcast_id=broadcast_id, now=now, zone=self.zone
                 )
+                fanned_out += queued or 0
                 log.info(
                     "broadcast %s started: %s deliveries",
                     broadcast_id,
@@ -140,6 +143,8 @@ class BroadcastScheduler:
                 )
         if todo.start:
             self.deliverer.wake()
+        if upkeep.needs_analyze(dialect, fanned_out):
+            await self._analyze()
         for broadcast in missed:
             log.warning(
                 "broadcast %s missed (due %s)",
@@ -151,6 +156,15 @@ class BroadcastScheduler:
                 await self.on_missed(broadcast)
         self._schedule_later(todo.later)
         return todo
+
+    async def _analyze(self) -> None:
+        # After the commit, and after the wake: the first claims need not wait for it.
+        try:
+            async with unit_of_work(self.sessionmaker) as session:
+                await upkeep.analyze_deliveries(session=session)
+        except Exception as error:
+            # Only the claims' speed depends on it, until autovacuum analyzes the table.
+            log.warning("could not refresh the deliveries' statistics: %s", error)
 
     def _schedule_later(self, later: Sequence[tuple[int, datetime]]) -> None:
         if self.job_queue is None:

@@ -2,7 +2,8 @@
 
 The chat's operator commands, the command line and the sandbox's newsroom panel call these. Each
 works in the caller's unit of work (it never commits), returns data, and raises a Refusal when
-what was asked cannot be done; every surface words the answer itself.
+what was asked cannot be done; every surface words the answer itself. Scheduling and cancelling
+announce the change (db.signals): the running bot hears of it when the caller commits.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import db.broadcasts
+import db.signals
 import db.store
 import db.updates
 from bot.newsroom import refusals
@@ -103,6 +105,8 @@ async def schedule(
             created_by=created_by,
             breaking=breaking,
         )
+    # The running bot hears of it once this unit of work commits, and starts it at once.
+    await db.signals.announce(session=session)
     return Scheduled(row, created=True)
 
 
@@ -115,6 +119,7 @@ async def cancel(*, session: AsyncSession, broadcast_id: int, now: datetime) -> 
         session=session, broadcast_id=broadcast_id, now=now
     )
     if dropped is not None:
+        await db.signals.announce(session=session)
         return dropped
     row = await db.broadcasts.get_broadcast(session=session, broadcast_id=broadcast_id)
     if row is None:

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 import db.edits
 import db.revisions
+import db.signals
 import db.store
 from bot.newsroom import refusals
 from db.models import ArticleRow, BroadcastRow
@@ -48,6 +49,7 @@ async def correct(
     row = await db.edits.create_job(
         session=session, article_id=article_id, kind="correct", now=now, created_by=created_by
     )
+    await db.signals.announce(session=session)
     return Job(row, [])
 
 
@@ -70,6 +72,7 @@ async def retract(
     row = await db.edits.create_job(
         session=session, article_id=article_id, kind="retract", now=now, created_by=created_by
     )
+    await db.signals.announce(session=session)
     return Job(row, cancelled)
 
 

@@ -20,7 +20,7 @@ from content.errors import ContentError
 from content.sources import ParsedSource
 from content.split import MAX_SECTION_UTF16, split_article
 from content.summary import summarize
-from db import broadcasts, revisions, store
+from db import broadcasts, revisions, signals, store
 
 log = logging.getLogger(__name__)
 
@@ -188,6 +188,7 @@ async def store_and_push(
                 )
                 broadcast_id = row.id
                 pushes += 1
+                await signals.announce(session=session)
         yield Ingested(stored, broadcast_id, held_back)
 
 

@@ -26,6 +26,7 @@ from telegram.ext import JobQueue, Updater
 
 from bot.delivery.deliverer import Deliverer
 from bot.delivery.digests import DIGEST_INTERVAL, DigestSender
+from bot.delivery.listener import BroadcastListener
 from bot.delivery.scheduler import TICK_INTERVAL, BroadcastScheduler
 from bot.newsroom.clock import Clock, utcnow
 from bot.newsroom.feeds import FeedPoller
@@ -42,7 +43,7 @@ from bot.telegram.app import (
 )
 from bot.telegram.channels import sync_channels
 from bot.telegram.context import Context, Services
-from db import broadcasts
+from db import broadcasts, signals
 from db.lock import delivery_lock
 from db.session import create_engine, create_sessionmaker, unit_of_work
 
@@ -101,11 +102,13 @@ async def running_bot(
     clock: Clock = utcnow,
     delivery_stop_budget: float = DELIVERY_STOP_BUDGET,
     configure: Callable[[NewsApp], None] | None = None,
+    tick_interval: float = TICK_INTERVAL,
 ) -> AsyncIterator[Runtime]:
     """Open the bot, start it (without taking updates) and close it in order on the way out.
 
     `configure` may adjust the built Application before it opens (a bench replaces Telegram
-    with an in-process answerer).
+    with an in-process answerer); `tick_interval` spaces the scheduler's fallback tick (a test
+    makes it long to show that the listener alone starts broadcasts written elsewhere).
     """
     async with AsyncExitStack() as stack:
         engine = create_engine(settings.database_url)
@@ -172,10 +175,16 @@ async def running_bot(
         app.bot_data.services = runtime
         if settings.channels:
             await sync_channels(app.bot, sessionmaker, settings.channels, clock)
-        _schedule_jobs(jobs, scheduler, feeds)
+        _schedule_jobs(jobs, scheduler, feeds, tick_interval)
         _schedule_digests(jobs, scheduler, digest_sender)
         await app.start()
         stack.push_async_callback(_stop_handling, app)
+        watcher = signals.watcher_for(engine)
+        if watcher is not None:
+            listener = BroadcastListener(watcher=watcher, scheduler=scheduler)
+            listener.start()
+            # Closed first: no tick of its own starts while delivery stops.
+            stack.push_async_callback(listener.close)
         yield runtime
 
 
@@ -192,9 +201,16 @@ def _job_queue(app: NewsApp) -> JobQueue[Context]:
 
 
 def _schedule_jobs(
-    jobs: JobQueue[Context], scheduler: BroadcastScheduler, feeds: FeedPoller | None
+    jobs: JobQueue[Context],
+    scheduler: BroadcastScheduler,
+    feeds: FeedPoller | None,
+    tick_interval: float = TICK_INTERVAL,
 ) -> None:
-    """The scheduler's heartbeat every second; the feeds' poll when there are feeds."""
+    """The scheduler's heartbeat (every second by default); the feeds' poll when there are feeds.
+
+    The listener starts what other processes write at once; the heartbeat is its fallback, and
+    what takes the delivery lock when another process lets it go.
+    """
 
     async def tick(context: Context) -> None:
         # Start due broadcasts; keep or take the delivery lock. A task, not an await: a tick
@@ -204,7 +220,7 @@ def _schedule_jobs(
             return
         context.application.create_task(scheduler.tick(), name="broadcast-tick")
 
-    jobs.run_repeating(tick, interval=TICK_INTERVAL, first=0, name="broadcast-tick")
+    jobs.run_repeating(tick, interval=tick_interval, first=0, name="broadcast-tick")
     if feeds is None:
         return
 

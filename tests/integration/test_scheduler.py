@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.delivery.scheduler import BroadcastScheduler, plan
+from bot.delivery.scheduler import BroadcastScheduler, Plan, plan
 from bot.newsroom.clock import utcnow
-from db import broadcasts
+from db import broadcasts, upkeep
 from db.lock import delivery_lock
 from db.models import BroadcastRow
 from db.session import unit_of_work
@@ -153,3 +155,36 @@ async def test_only_one_scheduler_delivers_and_the_next_takes_over(world: Delive
     finally:
         await first.close()
         await second.close()
+
+
+async def last_analyze(world: DeliveryWorld) -> object:
+    """When the deliveries table was last analyzed by hand (not by autovacuum); None if never."""
+    async with unit_of_work(world.sessionmaker) as session:
+        return await session.scalar(
+            text("SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 'deliveries'")
+        )
+
+
+async def test_a_large_fan_out_refreshes_the_statistics_of_deliveries(
+    world: DeliveryWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if engine_of(world).dialect.name != "postgresql":
+        pytest.skip("SQLite's planner keeps no statistics of its own")
+    monkeypatch.setattr(upkeep, "LARGE_FAN_OUT", 3)  # "large" at three rows, for a small test
+    await world.add_readers([1, 2])
+    article_id = await world.add_article()
+    scheduler, _ = scheduler_for(world, Clock(START))
+    try:
+        small = await schedule(world, article_id, START)
+        assert (await scheduler.tick() or Plan()).start == [small]
+        assert await last_analyze(world) is None
+        await world.add_readers([3, 4])
+        large = await schedule(world, article_id, START)
+        assert (await scheduler.tick() or Plan()).start == [large]
+        # The statistics collector reports with a delay; pg_stat_force_next_flush is 15+ only.
+        async with asyncio.timeout(DEADLINE):
+            while await last_analyze(world) is None:  # noqa: ASYNC110
+                await asyncio.sleep(0.1)
+        await delivered(world, large)
+    finally:
+        await scheduler.close()
