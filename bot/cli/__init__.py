@@ -8,7 +8,6 @@ shows them.
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated
 
 import typer
@@ -25,6 +24,9 @@ app = typer.Typer(
 
 def _show_version(wanted: bool) -> None:
     if wanted:
+        # Here rather than at the top: every command's start-up would pay for it.
+        from importlib.metadata import PackageNotFoundError, version
+
         try:
             print(f"newsbot {version('newsbot')}")
         except PackageNotFoundError:  # run from a checkout that was never installed

@@ -6,7 +6,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -22,13 +22,16 @@ from bot.cli.views import (
 from bot.newsroom.broadcasts import due_time
 from bot.newsroom.clock import utcnow
 from bot.newsroom.ids import parse_id
-from bot.newsroom.ingest import Ingested, prepare_sources, render, store_and_push
-from bot.newsroom.preview import preview_dict, stored_preview
-from bot.newsroom.sources import load_sources
 from bot.settings import Settings
-from content.sources import ParsedSource
 from db import store
 from db.session import unit_of_work
+
+if TYPE_CHECKING:
+    from bot.newsroom.ingest import Ingested
+    from content.sources import ParsedSource
+
+# Reading sources (HTML extraction, feeds, the fetcher) is imported by the commands that read
+# them: it is half of the command line's start-up, which every `newsbot publish` would pay.
 
 
 def preview(
@@ -36,6 +39,8 @@ def preview(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON, one object a line")] = False,
 ) -> None:
     """Show how an article will look: card, summary, language, topics and every section."""
+    from bot.newsroom.ingest import render
+    from bot.newsroom.preview import preview_dict, stored_preview
 
     def show(data: dict[str, Any]) -> None:
         if as_json:
@@ -72,6 +77,7 @@ def ingest(
     at: Annotated[str | None, typer.Option("--at", help="when to push (with --publish)")] = None,
 ) -> None:
     """Store articles from text, Markdown, HTML and RSS/Atom sources (all or nothing)."""
+    from bot.newsroom.ingest import prepare_sources, store_and_push
 
     def run() -> None:
         settings = Settings()
@@ -116,6 +122,8 @@ def _ingested_line(item: Ingested) -> str:
 
 
 def _load(settings: Settings, sources: Sequence[str]) -> list[ParsedSource]:
+    from bot.newsroom.sources import load_sources
+
     return load_sources(
         sources, fetch_private=settings.fetch_private, fetch_deadline=settings.fetch_timeout
     )
