@@ -17,7 +17,7 @@ from bot.delivery.pacing import Pace
 from bot.newsroom.clock import Clock
 from bot.settings import Settings
 from db import updates
-from db.session import unit_of_work
+from db.session import unit_of_work, writer_turn
 
 if TYPE_CHECKING:
     from bot.delivery.scheduler import BroadcastScheduler
@@ -44,16 +44,18 @@ PENDING_UPDATE: ContextVar[PendingUpdate | None] = ContextVar("pending_update", 
 
 
 @asynccontextmanager
-async def _unit_of_work_of_update(
+async def _handler_unit_of_work(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> AsyncIterator[AsyncSession]:
-    """A unit of work that also remembers the pending update's id, in the same transaction:
-    one commit per button press instead of two. A repeat stops the update here, before the
-    handler has read or written anything (its transaction is rolled back)."""
+    """A unit of work of the bot's handlers and jobs, taking its turn among them on SQLite
+    (`writer_turn`); the first one of an update with a pending id also remembers that id, in
+    the same transaction: one commit per button press instead of two. A repeat stops the
+    update here, before the handler has read or written anything (its transaction is rolled
+    back)."""
     pending = PENDING_UPDATE.get()
     claimed = pending is not None and not pending.taken
     try:
-        async with unit_of_work(sessionmaker) as session:
+        async with writer_turn(sessionmaker), unit_of_work(sessionmaker) as session:
             if pending is not None and claimed:
                 pending.taken = True
                 first = await updates.remember_update(
@@ -88,9 +90,7 @@ class Services:
         The first one an update's handler opens also remembers the update's id, when
         `skip_repeats` left it pending (see PENDING_UPDATE).
         """
-        if PENDING_UPDATE.get() is None:
-            return unit_of_work(self.sessionmaker)
-        return _unit_of_work_of_update(self.sessionmaker)
+        return _handler_unit_of_work(self.sessionmaker)
 
 
 class BotData:

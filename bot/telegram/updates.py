@@ -43,7 +43,6 @@ from telegram.ext import (
 from bot.delivery.pacing import Pace
 from bot.telegram.context import PENDING_UPDATE, Context, PendingUpdate
 from db import updates
-from db.session import unit_of_work
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +133,7 @@ async def remember_unclaimed(update: Update, context: Context) -> None:
     if pending is None or pending.taken or pending.update_id != update.update_id:
         return
     pending.taken = True
-    async with unit_of_work(context.bot_data.sessionmaker) as session:
+    async with context.bot_data.unit_of_work() as session:
         await updates.remember_update(
             session=session, update_id=pending.update_id, now=pending.now
         )
