@@ -319,6 +319,85 @@ async def section_to_read(
     )
 
 
+async def read_section(
+    *, session: AsyncSession, chat_id: int, article_id: int, index: int, now: datetime
+) -> SectionToRead | None:
+    """`section_to_read`, and when the section can be sent (stored, story not withdrawn) the
+    chat's reading as `note_reading` writes it; None when the article is not stored.
+
+    On PostgreSQL the read and both writes are one statement, so one round trip to the server;
+    SQLite runs in the process and takes them one by one.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        found = await section_to_read(session=session, article_id=article_id, index=index)
+        if found is not None and not found.withdrawn and found.section is not None:
+            await note_reading(
+                session=session,
+                chat_id=chat_id,
+                article_id=article_id,
+                section_index=index,
+                now=now,
+            )
+        return found
+    params: dict[str, object] = {
+        "article_id": article_id,
+        "index": index,
+        "reader": chat_id,
+        "now": now,
+    }
+    result = await run_prepared(session, "read_section", _read_section, params)
+    row = result.one_or_none()
+    if row is None:
+        return None
+    html: str | None = row.html
+    return SectionToRead(
+        section_count=row.section_count,
+        withdrawn=row.retracted_at is not None,
+        related=tuple(row.related or ()),
+        section=None if html is None else SectionText(article_id, index, html),
+    )
+
+
+def _read_section(dialect: str) -> Executable:
+    """PostgreSQL: the section's read, the reading's upsert and the current article's update as
+    one statement (data-modifying CTEs, which PostgreSQL runs whether or not they are read)."""
+    readings = _table(ReadingRow)
+    chats = _table(ChatRow)
+    found = cast(Any, _section_to_read(dialect)).cte("found")
+    readable = and_(found.c.html.is_not(None), found.c.retracted_at.is_(None))
+    reading_insert = postgresql.insert(readings).from_select(
+        ["chat_id", "article_id", "section_index", "opened_at", "updated_at"],
+        select(
+            bindparam("reader", type_=readings.c.chat_id.type),
+            bindparam("article_id", type_=readings.c.article_id.type),
+            bindparam("index", type_=readings.c.section_index.type),
+            bindparam("now", type_=readings.c.opened_at.type),
+            bindparam("now", type_=readings.c.updated_at.type),
+        ).where(readable),
+    )
+    reading = (
+        reading_insert.on_conflict_do_update(
+            index_elements=[readings.c.chat_id, readings.c.article_id],
+            set_={
+                "section_index": reading_insert.excluded.section_index,
+                "updated_at": reading_insert.excluded.updated_at,
+            },
+        )
+        .returning(readings.c.article_id)
+        .cte("reading")
+    )
+    current = (
+        update(chats)
+        .where(chats.c.chat_id == bindparam("reader"), exists(select(reading.c.article_id)))
+        .values(current_article_id=bindparam("article_id", type_=chats.c.current_article_id.type))
+        .returning(chats.c.chat_id)
+        .cte("current")
+    )
+    return select(
+        found.c.section_count, found.c.retracted_at, found.c.related, found.c.html
+    ).add_cte(reading, current)
+
+
 async def find_article(
     *, session: AsyncSession, url: str | None = None, guid: str | None = None
 ) -> ArticleRow | None:

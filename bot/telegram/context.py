@@ -2,21 +2,75 @@
 
 from __future__ import annotations
 
-from contextlib import AbstractAsyncContextManager
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from telegram.ext import CallbackContext, ContextTypes, ExtBot
+from telegram.ext import ApplicationHandlerStop, CallbackContext, ContextTypes, ExtBot
 
 from bot.delivery.pacing import Pace
 from bot.newsroom.clock import Clock
 from bot.settings import Settings
-from db.session import unit_of_work
+from db import updates
+from db.session import unit_of_work, writer_turn
 
 if TYPE_CHECKING:
     from bot.delivery.scheduler import BroadcastScheduler
     from bot.ops.metrics import Metrics
+
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class PendingUpdate:
+    """An update whose id is to be remembered by the first unit of work its handler opens."""
+
+    update_id: int
+    now: datetime
+    # Set while a unit of work that writes the id is open or once it committed; cleared when
+    # that unit of work rolls back, so that a later one (or the last resort) writes it.
+    taken: bool = False
+
+
+# The update being handled in this task, when its id waits for the handler's unit of work.
+# Mutable on purpose: a task the handler starts sees the same marker, so the id is written once.
+PENDING_UPDATE: ContextVar[PendingUpdate | None] = ContextVar("pending_update", default=None)
+
+
+@asynccontextmanager
+async def _handler_unit_of_work(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[AsyncSession]:
+    """A unit of work of the bot's handlers and jobs, taking its turn among them on SQLite
+    (`writer_turn`); the first one of an update with a pending id also remembers that id, in
+    the same transaction: one commit per button press instead of two. A repeat stops the
+    update here, before the handler has read or written anything (its transaction is rolled
+    back)."""
+    pending = PENDING_UPDATE.get()
+    claimed = pending is not None and not pending.taken
+    try:
+        async with writer_turn(sessionmaker), unit_of_work(sessionmaker) as session:
+            if pending is not None and claimed:
+                pending.taken = True
+                first = await updates.remember_update(
+                    session=session, update_id=pending.update_id, now=pending.now
+                )
+                if not first:
+                    claimed = False  # recorded before: nothing is left to write
+                    PENDING_UPDATE.set(None)
+                    log.info("update %s was taken before; skipped", pending.update_id)
+                    raise ApplicationHandlerStop
+            yield session
+    except BaseException:
+        if pending is not None and claimed:
+            pending.taken = False
+        raise
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,8 +85,12 @@ class Services:
     clock: Clock
 
     def unit_of_work(self) -> AbstractAsyncContextManager[AsyncSession]:
-        """One session for one update: commits when the block succeeds."""
-        return unit_of_work(self.sessionmaker)
+        """One session for one update: commits when the block succeeds.
+
+        The first one an update's handler opens also remembers the update's id, when
+        `skip_repeats` left it pending (see PENDING_UPDATE).
+        """
+        return _handler_unit_of_work(self.sessionmaker)
 
 
 class BotData:

@@ -6,7 +6,9 @@
   polling and in setWebhook alike.
 - Telegram sends an update again when its webhook request got no 2xx answer, and getUpdates
   returns one again until a later offset confirms it: every update id is remembered for a day,
-  and a repeat stops before any handler sees it (`skip_repeats`, in group -1).
+  and a repeat stops before any handler sees it (`skip_repeats`, in group -1). A button
+  press's id is written by the press's own unit of work, in the same commit, and a repeat
+  stops there, before the handler reads or sends anything.
 - An update python-telegram-bot cannot read is logged once and skipped (`ReadingBot`), instead
   of failing its whole batch on every poll.
 """
@@ -39,11 +41,12 @@ from telegram.ext import (
 )
 
 from bot.delivery.pacing import Pace
-from bot.telegram.context import Context
+from bot.telegram.context import PENDING_UPDATE, Context, PendingUpdate
 from db import updates
 
 log = logging.getLogger(__name__)
 
+LAST_GROUP = 1_000  # after every group of handlers
 REMEMBER_FOR = timedelta(days=1)  # Telegram gives up redelivering an update well before this
 FORGET_INTERVAL = 3600.0  # seconds between prunings of the remembered update ids
 
@@ -104,14 +107,36 @@ def allowed_updates(app: Application[Any, Any, Any, Any, Any, Any]) -> list[str]
 
 
 async def skip_repeats(update: Update, context: Context) -> None:
-    """Remember the update's id; a repeat stops here, before any other handler sees it."""
+    """Remember the update's id; a repeat stops here, before any other handler sees it.
+
+    A button press's id is left pending instead: the press's handler opens its unit of work
+    before it talks to Telegram, and that unit of work writes the id with the press's own
+    writes, in one commit (`PendingUpdate`); `remember_unclaimed` writes it if none did.
+    """
+    now = context.bot_data.clock()
+    if update.callback_query is not None:
+        PENDING_UPDATE.set(PendingUpdate(update.update_id, now))
+        return
+    PENDING_UPDATE.set(None)
     async with context.bot_data.unit_of_work() as session:
-        first = await updates.remember_update(
-            session=session, update_id=update.update_id, now=context.bot_data.clock()
-        )
+        first = await updates.remember_update(session=session, update_id=update.update_id, now=now)
     if not first:
         log.info("update %s was taken before; skipped", update.update_id)
         raise ApplicationHandlerStop
+
+
+async def remember_unclaimed(update: Update, context: Context) -> None:
+    """Remember a pending update's id that no unit of work wrote (its handler opened none, or
+    failed and rolled back), so that a repeat of it is still skipped."""
+    pending = PENDING_UPDATE.get()
+    PENDING_UPDATE.set(None)
+    if pending is None or pending.taken or pending.update_id != update.update_id:
+        return
+    pending.taken = True
+    async with context.bot_data.unit_of_work() as session:
+        await updates.remember_update(
+            session=session, update_id=pending.update_id, now=pending.now
+        )
 
 
 async def forget_old_updates(context: Context) -> None:
@@ -126,6 +151,8 @@ async def forget_old_updates(context: Context) -> None:
 def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """Skip repeated updates before every other handler; prune their ids every hour."""
     app.add_handler(TypeHandler(Update, skip_repeats), group=-1)
+    # After every handler, also one that failed (PTB goes on to the next group after an error).
+    app.add_handler(TypeHandler(Update, remember_unclaimed), group=LAST_GROUP)
     if app.job_queue is not None:
         app.job_queue.run_repeating(
             forget_old_updates, interval=FORGET_INTERVAL, first=60, name="forget-updates"

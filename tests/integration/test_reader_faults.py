@@ -135,7 +135,7 @@ async def test_a_failing_button_answers_the_press_and_tells_the_reader(
     async def broken(**_: object) -> object:
         raise RuntimeError("the database went away")
 
-    monkeypatch.setattr(store, "section_to_read", broken)
+    monkeypatch.setattr(store, "read_section", broken)
     (sorry,) = await bot.press(READER, card, ReadSection(stored.article_id, 1).encode())
     assert sorry.text == SORRY_EN
 

@@ -6,7 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -603,6 +603,46 @@ async def test_readings(sessionmaker: Sessionmaker) -> None:
         assert await store_helpers.count_readers(session=session, article_id=rain_id) == 2
         assert await store_helpers.count_readers(session=session, article_id=arabic_id) == 1
         assert await store_helpers.count_readers(session=session, article_id=arabic_id + 100) == 0
+
+
+async def test_read_section_records_only_a_section_it_can_send(sessionmaker: Sessionmaker) -> None:
+    """A press's read: the section, and the reading written only when the section is sent."""
+    rain_id, _ = await add(sessionmaker, make_article())
+    arabic_id, _ = await add(sessionmaker, make_arabic_article())
+    await add_chat(sessionmaker, 10)
+
+    async def where(chat_id: int) -> tuple[int, int] | None:
+        async with unit_of_work(sessionmaker) as session:
+            reading = await store.current_reading(session=session, chat_id=chat_id)
+        return None if reading is None else (reading.article_id, reading.section_index)
+
+    async def read(article_id: int, index: int) -> store.SectionToRead | None:
+        async with unit_of_work(sessionmaker) as session:
+            return await store.read_section(
+                session=session, chat_id=10, article_id=article_id, index=index, now=utcnow()
+            )
+
+    first = await read(rain_id, 2)
+    assert first is not None and first.section is not None
+    assert (first.section_count, first.withdrawn, first.section.index) == (3, False, 2)
+    assert first.section.html.startswith("<p>")
+    assert await where(10) == (rain_id, 2)
+    missing = await read(rain_id, 4)
+    assert missing is not None and missing.section is None and missing.section_count == 3
+    assert await read(arabic_id + 100, 1) is None
+    assert await where(10) == (rain_id, 2)
+    async with unit_of_work(sessionmaker) as session:
+        await session.execute(
+            update(ArticleRow).where(ArticleRow.id == rain_id).values(retracted_at=utcnow())
+        )
+    withdrawn = await read(rain_id, 3)
+    assert withdrawn is not None and withdrawn.withdrawn
+    assert await where(10) == (rain_id, 2)
+    other = await read(arabic_id, 1)
+    assert other is not None and other.section is not None
+    assert await where(10) == (arabic_id, 1)
+    async with unit_of_work(sessionmaker) as session:
+        assert await store_helpers.count_readers(session=session, article_id=rain_id) == 1
 
 
 # Unit of work

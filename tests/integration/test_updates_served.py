@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.ops.runner import SHUTDOWN_BUDGET, serve
 from bot.sandbox.botapi.server import FakeBotApi
+from bot.telegram.callbacks import ReadSection
 from db import broadcasts, updates
 from db.session import unit_of_work
 from tests.integration.bot_fixtures import OPERATOR
@@ -181,6 +182,77 @@ async def test_a_publish_posted_twice_to_the_webhook_acts_once(
     assert [copies(fake_api)[reader] for reader in readers] == [1, 1, 1]
     created, listed = fake_api.messages(OPERATOR)
     assert created.text.startswith("Broadcast #1") and listed.text.startswith("Broadcasts")
+
+
+async def test_a_read_more_press_posted_twice_to_the_webhook_sends_its_section_once(
+    fake_api: FakeBotApi, sessionmaker: async_sessionmaker[AsyncSession], database_url: str
+) -> None:
+    (reader, *_), article_id = await newsroom(sessionmaker, fake_api)
+    async with webhook(fake_api, database_url) as hook:
+        asking = take(fake_api, fake_api.send_user_message(reader, f"/summary {article_id}"))
+        assert await hook.post(asking) == 200
+        (card,) = await fake_api.wait_for_messages(reader, 1)
+        query_id = fake_api.press_button(
+            reader, card.message_id, ReadSection(article_id, 1).encode()
+        )
+        press = taken_press(fake_api, query_id)
+        assert await hook.post(press) == 200
+        assert await hook.post(press) == 200  # our first 200 was lost on the way
+        # One chat's updates run in order: once /help is answered, the repeat has been seen.
+        helping = take(fake_api, fake_api.send_user_message(reader, "/help"))
+        assert await hook.post(helping) == 200
+        await fake_api.wait_for_messages(reader, 3)
+    # The card, the first section, the help: no second section.
+    assert len(fake_api.messages(reader)) == 3
+    assert [a.query_id for a in fake_api.callback_answers] == [query_id]
+    async with unit_of_work(sessionmaker) as session:
+        assert not await updates.remember_update(
+            session=session, update_id=press["update_id"], now=datetime.now(UTC)
+        )
+
+
+async def test_a_press_whose_handler_fails_is_still_remembered(
+    fake_api: FakeBotApi, sessionmaker: async_sessionmaker[AsyncSession], database_url: str
+) -> None:
+    (reader, *_), article_id = await newsroom(sessionmaker, fake_api)
+    async with webhook(fake_api, database_url) as hook:
+        asking = take(fake_api, fake_api.send_user_message(reader, f"/summary {article_id}"))
+        assert await hook.post(asking) == 200
+        (card,) = await fake_api.wait_for_messages(reader, 1)
+        query_id = fake_api.press_button(
+            reader, card.message_id, ReadSection(article_id, 1).encode()
+        )
+        press = taken_press(fake_api, query_id)
+        # A press on a message posted through inline mode carries no chat: the handler fails
+        # (and rolls back its unit of work) before it sends anything.
+        query = dict(press["callback_query"])
+        del query["message"]
+        query["inline_message_id"] = "AAAA"
+        assert await hook.post({"update_id": press["update_id"], "callback_query": query}) == 200
+        async with asyncio.timeout(5):
+            # A database has no change notification to wait on, so this one wait polls.
+            while not await remembered(sessionmaker, press["update_id"]):  # noqa: ASYNC110
+                await asyncio.sleep(0.02)
+    assert len(fake_api.messages(reader)) == 1
+
+
+def taken_press(api: FakeBotApi, query_id: str) -> dict[str, Any]:
+    """The pending callback-query update of this query, taken off the queue for a test to post."""
+    (update,) = [
+        u for u in api.updates.peek(100) if u.get("callback_query", {}).get("id") == query_id
+    ]
+    api.updates.confirm(update["update_id"] + 1)
+    return update
+
+
+async def remembered(sessionmaker: async_sessionmaker[AsyncSession], update_id: int) -> bool:
+    """Whether the update's id is recorded as handled (the check itself writes nothing)."""
+    async with sessionmaker() as session:
+        known = not await updates.remember_update(
+            session=session, update_id=update_id, now=datetime.now(UTC)
+        )
+        await session.rollback()
+    return known
 
 
 async def test_a_publish_repeated_after_its_update_was_forgotten_is_still_one_broadcast(

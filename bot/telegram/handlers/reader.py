@@ -252,18 +252,17 @@ async def _read(
     now: datetime,
 ) -> Message:
     """Section `index` of an article as a message, recording how far the chat has read."""
-    # One query for the article and the section, one upsert and one update for the reading:
-    # the busiest path of the bot, so no ORM objects are built on it.
-    found = await store.section_to_read(session=session, article_id=article_id, index=index)
+    # The article, the section and the reading's writes in one call (one statement on
+    # PostgreSQL): the busiest path of the bot, so no ORM objects are built on it.
+    found = await store.read_section(
+        session=session, chat_id=chat_id, article_id=article_id, index=index, now=now
+    )
     if found is None:
         return text(language, "story_gone"), None
     if found.withdrawn:
         return text(language, "story_withdrawn"), None
     if found.section is None:
         return text(language, "section_gone"), None
-    await store.note_reading(
-        session=session, chat_id=chat_id, article_id=article_id, section_index=index, now=now
-    )
     last = index == found.section_count
     related = (
         await related_to(session=session, article_id=article_id, related=found.related)
