@@ -9,8 +9,8 @@ pip install -e '.[bench]').
 
 A row is (name, messages, seconds). The newsbot rows time a whole broadcast with its database
 bookkeeping (fan-out, claims, sends, recorded outcomes), once per --database-url, with the rate
-limit lifted. Ends with the peak resident set of this process (every row's bot) and of the fake
-API's.
+limit lifted. The bot's memory during a broadcast is bench/broadcast_scale.py's figure: this
+process also holds every library the rows compare.
 
 Run: .venv/bin/python bench/fanout.py [--messages 5000] [--in-flight 8]
      [--database-url postgresql+asyncpg://postgres@127.0.0.1:5432/test ...]
@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import resource
 import signal
 import sys
 import tempfile
@@ -33,11 +32,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from aiogram import Bot as AiogramBot
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
-from aiogram.types import InlineKeyboardMarkup as AiogramKeyboard
-from aiogram.types import LinkPreviewOptions as AiogramPreview
 from sqlalchemy import insert, make_url, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram import Bot, LinkPreviewOptions
@@ -193,6 +187,14 @@ async def measure_ptb(
 
 async def measure_aiogram(api_url: str, token: str, messages: int, *, in_flight: int) -> float:
     """aiogram's Bot.send_message through its own aiohttp session."""
+    # Imported here: aiogram's import alone holds over 100 MB, which bench/first_send.py (a user
+    # of this module's helpers) would otherwise count as its own.
+    from aiogram import Bot as AiogramBot
+    from aiogram.client.session.aiohttp import AiohttpSession
+    from aiogram.client.telegram import TelegramAPIServer
+    from aiogram.types import InlineKeyboardMarkup as AiogramKeyboard
+    from aiogram.types import LinkPreviewOptions as AiogramPreview
+
     session = AiohttpSession(api=TelegramAPIServer.from_base(api_url))
     keyboard = AiogramKeyboard.model_validate(CARD_KEYBOARD.to_dict())
     async with AiogramBot(token, session=session) as bot:
@@ -394,10 +396,6 @@ def main() -> None:
         database_urls = args.database_url or [f"sqlite+aiosqlite:///{Path(folder) / 'fanout.db'}"]
         rows = asyncio.run(run(args.messages, args.in_flight, database_urls))
     print_table(rows)
-    # ru_maxrss is in kilobytes on Linux; the fake API is the only child, waited for by now.
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    api = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(f"peak RSS: this process {own:.0f} MB (every row's bot), the fake API {api:.0f} MB")
 
 
 if __name__ == "__main__":
