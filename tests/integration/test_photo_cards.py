@@ -365,6 +365,15 @@ async def test_a_reader_asking_for_a_story_gets_its_photo_card_by_file_id(
 
     (first,) = await bot.say(2001, f"/summary {stored.article_id}")
     assert first.photo is not None and first.text.startswith("Bridge reopens")
+
+    # The card reaches Telegram before its file_id is stored (another chat's update may run
+    # meanwhile and send by URL once more): the next reader asks once it is stored.
+    async def file_id_stored() -> bool:
+        async with bot.app.bot_data.unit_of_work() as session:
+            row = await session.get(ArticleRow, stored.article_id)
+        return row is not None and row.photo_file_id is not None
+
+    await bot.eventually(file_id_stored, "the photo's file_id is stored", within=10)
     _, again = await bot.say(2002, f"/start a{stored.article_id}", count=2)
     assert again.photo is not None
     assert bot.api.photos.sent_by == {"url": 1, "file_id": 1}
