@@ -27,13 +27,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import func, make_url, select, text
+from fanout import fresh_database
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.newsroom.ingest import store_sources
 from bot.newsroom.sources import load_sources
 from db import broadcasts
-from db.migrate import upgrade
 from db.models import DeliveryRow, DigestItemRow
 from db.session import create_engine, create_sessionmaker, unit_of_work
 
@@ -124,26 +124,6 @@ async def seed(
             now=NOW,
         )
     return stored.article_id
-
-
-async def fresh_database(database_url: str) -> None:
-    """An empty database at the newest schema (everything in it is dropped)."""
-    if database_url.startswith("postgresql"):
-        engine = create_engine(database_url)
-        try:
-            async with engine.begin() as connection:
-                await connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-                await connection.execute(text("CREATE SCHEMA public"))
-        finally:
-            await engine.dispose()
-    else:
-        await asyncio.to_thread(_remove_sqlite_files, make_url(database_url).database or "")
-    await asyncio.to_thread(upgrade, database_url)
-
-
-def _remove_sqlite_files(database: str) -> None:
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{database}{suffix}").unlink(missing_ok=True)
 
 
 async def measure(

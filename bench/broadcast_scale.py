@@ -37,8 +37,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from fanout import fresh_database
 from read_more import InstantTelegram
-from sqlalchemy import Select, func, insert, literal, make_url, select, text
+from sqlalchemy import Select, func, insert, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram.ext import ExtBot
 
@@ -49,7 +50,6 @@ from bot.newsroom.ingest import store_sources
 from bot.newsroom.sources import load_sources
 from bot.settings import PAID_RATE_CEILING, Settings
 from db import broadcasts, upkeep
-from db.migrate import upgrade
 from db.models import ChatRow, SubscriptionRow
 from db.session import create_engine, create_sessionmaker, unit_of_work
 
@@ -103,27 +103,6 @@ class Timed:
     def rate(self) -> float:
         """Rows per second spent in the step."""
         return self.rows / self.seconds if self.seconds else 0.0
-
-
-async def fresh_database(database_url: str) -> None:
-    """An empty database at the newest schema (everything in it is dropped)."""
-    if database_url.startswith("postgresql"):
-        engine = create_engine(database_url)
-        try:
-            async with engine.begin() as connection:
-                await connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-                await connection.execute(text("CREATE SCHEMA public"))
-        finally:
-            await engine.dispose()
-    else:
-        await asyncio.to_thread(remove_sqlite_files, make_url(database_url).database or "")
-    await asyncio.to_thread(upgrade, database_url)
-
-
-def remove_sqlite_files(database: str) -> None:
-    """Start from no database file (and none of its WAL files)."""
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{database}{suffix}").unlink(missing_ok=True)
 
 
 def numbers(dialect: str, start: int, stop: int) -> Select[Any]:

@@ -431,7 +431,6 @@ def _as_json(outcomes: Sequence[Outcome], dialect: Dialect) -> str:
             return value
         return stored(value)
 
-    latest = {(o.broadcast_id, o.chat_id): o for o in outcomes}.values()
     return json.dumps(
         [
             {
@@ -444,7 +443,7 @@ def _as_json(outcomes: Sequence[Outcome], dialect: Dialect) -> str:
                 "not_before": stamp(o.not_before),
                 "error": o.error,
             }
-            for o in latest
+            for o in _last_of_each_row(outcomes)
         ]
     )
 
@@ -455,8 +454,13 @@ def _as_arrays(outcomes: Sequence[Outcome]) -> dict[str, list[Any]]:
     A row joined twice would get one of its outcomes, unpredictably: the last one is kept, as
     one UPDATE per outcome, in order, would leave it.
     """
-    latest = list({(o.broadcast_id, o.chat_id): o for o in outcomes}.values())
+    latest = _last_of_each_row(outcomes)
     return {f"{name}s": [getattr(o, name) for o in latest] for name, _ in _OUTCOME_COLUMNS}
+
+
+def _last_of_each_row(outcomes: Sequence[Outcome]) -> list[Outcome]:
+    """The last outcome of each delivery row, in the order the rows first came."""
+    return list({(o.broadcast_id, o.chat_id): o for o in outcomes}.values())
 
 
 async def queue_delivery(*, session: AsyncSession, broadcast_id: int, chat_id: int) -> bool:

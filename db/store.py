@@ -32,7 +32,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import CursorResult
+from sqlalchemy.engine import CursorResult, Row
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -299,15 +299,8 @@ def _table(entity: type[Base]) -> Table:
     return cast(Table, entity.__table__)
 
 
-async def section_to_read(
-    *, session: AsyncSession, article_id: int, index: int
-) -> SectionToRead | None:
-    """The article's fields a reader's press needs and section `index`, in one query; None when
-    the article is not stored. Plain rows, no ORM objects: this is the busiest read of all."""
-    result = await run_prepared(
-        session, "section_to_read", _section_to_read, {"article_id": article_id, "index": index}
-    )
-    row = result.one_or_none()
+def _found(row: Row[Any] | None, article_id: int, index: int) -> SectionToRead | None:
+    """A press's row (article fields, the section's html or NULL) as SectionToRead."""
     if row is None:
         return None
     html: str | None = row.html
@@ -317,6 +310,17 @@ async def section_to_read(
         related=tuple(row.related or ()),
         section=None if html is None else SectionText(article_id, index, html),
     )
+
+
+async def section_to_read(
+    *, session: AsyncSession, article_id: int, index: int
+) -> SectionToRead | None:
+    """The article's fields a reader's press needs and section `index`, in one query; None when
+    the article is not stored. Plain rows, no ORM objects: this is the busiest read of all."""
+    result = await run_prepared(
+        session, "section_to_read", _section_to_read, {"article_id": article_id, "index": index}
+    )
+    return _found(result.one_or_none(), article_id, index)
 
 
 async def read_section(
@@ -346,16 +350,7 @@ async def read_section(
         "now": now,
     }
     result = await run_prepared(session, "read_section", _read_section, params)
-    row = result.one_or_none()
-    if row is None:
-        return None
-    html: str | None = row.html
-    return SectionToRead(
-        section_count=row.section_count,
-        withdrawn=row.retracted_at is not None,
-        related=tuple(row.related or ()),
-        section=None if html is None else SectionText(article_id, index, html),
-    )
+    return _found(result.one_or_none(), article_id, index)
 
 
 def _read_section(dialect: str) -> Executable:

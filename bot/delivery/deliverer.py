@@ -465,7 +465,7 @@ class Deliverer:
     ) -> tuple[str, InlineKeyboardMarkup | None]:
         """The card as text, or as a photo's caption (1024 UTF-16 units); built once each."""
         cache = story.captions if caption else story.cards
-        key = f"{language}:channel" if channel else language
+        key = _card_key(language, channel)
         card = cache.get(key)
         if card is None:
             limit = MAX_CAPTION_UTF16 if caption else MAX_TEXT_UTF16
@@ -554,7 +554,7 @@ class Deliverer:
 
     def _prepared(self, story: _Story, language: str, channel: bool) -> PreparedText:
         """The text card encoded for sending; built once per language (and for channels)."""
-        key = f"{language}:channel" if channel else language
+        key = _card_key(language, channel)
         prepared = story.prepared.get(key)
         if prepared is None:
             body, keyboard = self._card(story, language, channel)
@@ -682,6 +682,11 @@ class Deliverer:
         # Outside the retried database step: a failing observer must not write twice.
         if self.on_recorded is not None and batch:
             self.on_recorded(batch)
+
+
+def _card_key(language: str, channel: bool) -> str:
+    """Where a story keeps a built card: one per language, and another for channels."""
+    return f"{language}:channel" if channel else language
 
 
 def _reason(error: BaseException) -> str:

@@ -189,13 +189,7 @@ async def test_a_read_more_press_posted_twice_to_the_webhook_sends_its_section_o
 ) -> None:
     (reader, *_), article_id = await newsroom(sessionmaker, fake_api)
     async with webhook(fake_api, database_url) as hook:
-        asking = take(fake_api, fake_api.send_user_message(reader, f"/summary {article_id}"))
-        assert await hook.post(asking) == 200
-        (card,) = await fake_api.wait_for_messages(reader, 1)
-        query_id = fake_api.press_button(
-            reader, card.message_id, ReadSection(article_id, 1).encode()
-        )
-        press = taken_press(fake_api, query_id)
+        query_id, press = await read_more_press(fake_api, hook, reader, article_id)
         assert await hook.post(press) == 200
         assert await hook.post(press) == 200  # our first 200 was lost on the way
         # One chat's updates run in order: once /help is answered, the repeat has been seen.
@@ -216,13 +210,7 @@ async def test_a_press_whose_handler_fails_is_still_remembered(
 ) -> None:
     (reader, *_), article_id = await newsroom(sessionmaker, fake_api)
     async with webhook(fake_api, database_url) as hook:
-        asking = take(fake_api, fake_api.send_user_message(reader, f"/summary {article_id}"))
-        assert await hook.post(asking) == 200
-        (card,) = await fake_api.wait_for_messages(reader, 1)
-        query_id = fake_api.press_button(
-            reader, card.message_id, ReadSection(article_id, 1).encode()
-        )
-        press = taken_press(fake_api, query_id)
+        _, press = await read_more_press(fake_api, hook, reader, article_id)
         # A press on a message posted through inline mode carries no chat: the handler fails
         # (and rolls back its unit of work) before it sends anything.
         query = dict(press["callback_query"])
@@ -234,6 +222,18 @@ async def test_a_press_whose_handler_fails_is_still_remembered(
             while not await remembered(sessionmaker, press["update_id"]):  # noqa: ASYNC110
                 await asyncio.sleep(0.02)
     assert len(fake_api.messages(reader)) == 1
+
+
+async def read_more_press(
+    api: FakeBotApi, hook: Poster, reader: int, article_id: int
+) -> tuple[str, dict[str, Any]]:
+    """The reader asks for the article's card through the webhook, then presses "Read more";
+    the press's query id and its update, taken off the queue for the test to post."""
+    asking = take(api, api.send_user_message(reader, f"/summary {article_id}"))
+    assert await hook.post(asking) == 200
+    (card,) = await api.wait_for_messages(reader, 1)
+    query_id = api.press_button(reader, card.message_id, ReadSection(article_id, 1).encode())
+    return query_id, taken_press(api, query_id)
 
 
 def taken_press(api: FakeBotApi, query_id: str) -> dict[str, Any]:
