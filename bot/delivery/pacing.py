@@ -54,6 +54,7 @@ class SlidingWindow:
         self._answered: deque[float] = deque()
         self.in_flight = 0
         self.holders = 0  # requests that hold this window: waiting for their turn or in flight
+        self.replies_waiting = 0  # requests someone is waiting for: broadcasts let them go first
 
     def delay(self) -> float:
         """Seconds until one more request may go (0: now; inf: when one in flight returns)."""
@@ -158,7 +159,9 @@ class Pacer(BaseRateLimiter[Pace]):
 
     Every request counts in the global window and in its chat's. Only broadcasts wait for the
     chat's turn: a reply to a reader's own press goes at once (the reader is waiting for it),
-    and a broadcast message then keeps its distance from that reply.
+    and a broadcast message then keeps its distance from that reply. For the same reason a
+    reply waiting for the bot's window goes before every broadcast waiting there: hundreds of
+    a correction's edits queued at 30/s would otherwise hold an operator's answer for seconds.
     """
 
     def __init__(
@@ -203,29 +206,46 @@ class Pacer(BaseRateLimiter[Pace]):
         return self._windows_of(chat_id).get(chat_id)
 
     async def _take_turn(
-        self, waits_for: list[SlidingWindow], windows: list[SlidingWindow]
+        self, waits_for: list[SlidingWindow], windows: list[SlidingWindow], *, yields: bool
     ) -> None:
         """Wait until those windows have room and no pause holds, then enter all at once.
 
         Entering all at one instant matters: a request that took the chat's turn and then
         waited for the global one would reach the chat later than its window believes.
+        A request that `yields` (a broadcast) also waits while a reply waits on its windows.
         """
-        while True:
-            wait = max([self._paused_until - self._clock(), *(w.delay() for w in waits_for)])
-            if wait <= 0:
-                break
-            answered = self._answered
-            # An answer can open a window before any timer would: wake on either.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(answered.wait(), None if math.isinf(wait) else wait)
+        if not yields:
+            for window in waits_for:
+                window.replies_waiting += 1
+        try:
+            while True:
+                wait = max([self._paused_until - self._clock(), *(w.delay() for w in waits_for)])
+                if yields and wait <= 0 and any(w.replies_waiting for w in waits_for):
+                    wait = math.inf  # until the reply has gone: its answer wakes us
+                if wait <= 0:
+                    break
+                answered = self._answered
+                # An answer can open a window before any timer would: wake on either.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(answered.wait(), None if math.isinf(wait) else wait)
+        finally:
+            if not yields:
+                for window in waits_for:
+                    window.replies_waiting -= 1
+                # A reply given up (cancelled) sends nothing whose answer would wake the
+                # broadcasts it held back.
+                self._wake()
         for window in windows:
             window.begin()
+
+    def _wake(self) -> None:
+        self._answered.set()
+        self._answered = asyncio.Event()
 
     def _leave(self, windows: list[SlidingWindow]) -> None:
         for window in windows:
             window.end()
-        self._answered.set()
-        self._answered = asyncio.Event()
+        self._wake()
 
     async def process_request(
         self,
@@ -241,8 +261,9 @@ class Pacer(BaseRateLimiter[Pace]):
         window = self._paid if data.get("allow_paid_broadcast") else self._global
         windows: list[SlidingWindow] = []  # the request counts in these
         waits_for: list[SlidingWindow] = []  # and waits for room in these
+        yields = rate_limit_args is Pace.BROADCAST
         if chat_id is None:
-            return await self._send(callback, args, kwargs, endpoint, waits_for, windows)
+            return await self._send(callback, args, kwargs, endpoint, waits_for, windows, yields)
         chats = self._windows_of(chat_id)
         chat = chats.get(chat_id)
         windows.append(chat)
@@ -255,7 +276,7 @@ class Pacer(BaseRateLimiter[Pace]):
         # request to that chat start a fresh one and go too soon.
         chat.holders += 1
         try:
-            return await self._send(callback, args, kwargs, endpoint, waits_for, windows)
+            return await self._send(callback, args, kwargs, endpoint, waits_for, windows, yields)
         finally:
             chat.holders -= 1
             chats.used(chat_id)
@@ -268,9 +289,10 @@ class Pacer(BaseRateLimiter[Pace]):
         endpoint: str,
         waits_for: list[SlidingWindow],
         windows: list[SlidingWindow],
+        yields: bool,
     ) -> JSONResult:
         for attempt in range(self.max_retries + 1):
-            await self._take_turn(waits_for, windows)
+            await self._take_turn(waits_for, windows, yields=yields)
             try:
                 result = await callback(*args, **kwargs)
                 answers.note(result)  # before PTB parses it, which may fail

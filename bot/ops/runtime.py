@@ -215,8 +215,9 @@ def _schedule_jobs(
     async def tick(context: Context) -> None:
         # Start due broadcasts; keep or take the delivery lock. A task, not an await: a tick
         # slowed by a busy database must not outlive the next run, which APScheduler would skip
-        # with a warning; a tick still running is simply not doubled.
-        if scheduler.ticking:
+        # with a warning; a tick still running is simply not doubled. The job queue stops
+        # after the application does: a run in between starts nothing that no one awaits.
+        if scheduler.ticking or not context.application.running:
             return
         context.application.create_task(scheduler.tick(), name="broadcast-tick")
 
@@ -226,7 +227,7 @@ def _schedule_jobs(
 
     async def poll_feeds(context: Context) -> None:
         # Only the holder of the delivery lock polls, so two processes never ingest one feed.
-        if not scheduler.delivering or feeds.busy:
+        if not scheduler.delivering or feeds.busy or not context.application.running:
             return
         # A task, not an await: a slow feed (up to the 30 s deadline) must not keep the job
         # running past its next run, which APScheduler would skip with a warning. The

@@ -7,7 +7,8 @@ import contextlib
 import math
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -206,3 +207,56 @@ async def test_a_new_chat_looks_at_a_few_windows_however_many_are_live(
     # Each new chat looks at the oldest window, finds it live and stops: no rescan of all.
     assert looked_at <= 2 * 1000
     assert pacer.live_windows == live + 1000
+
+
+async def test_a_reply_waiting_for_the_bot_s_window_goes_before_queued_broadcasts() -> None:
+    now = [0.0]
+    pacer = Pacer(rate=2, paid_rate=None, clock=lambda: now[0])
+    gate = asyncio.Event()
+    order: list[str] = []
+
+    async def held(*_args: object, **_kwargs: object) -> bool:
+        await gate.wait()
+        return True
+
+    def recorded(name: str) -> Callable[..., Coroutine[Any, Any, bool]]:
+        async def callback(*_args: object, **_kwargs: object) -> bool:
+            order.append(name)
+            return True
+
+        return callback
+
+    async def request(
+        callback: Callable[..., Coroutine[Any, Any, bool]], chat_id: int, pace: Pace | None
+    ) -> None:
+        await pacer.process_request(callback, (), {}, "sendMessage", {"chat_id": chat_id}, pace)
+
+    in_flight = [asyncio.create_task(request(held, chat, None)) for chat in (1, 2)]
+    await asyncio.sleep(0)  # the bot's two requests this second are on their way
+    queued = asyncio.create_task(request(recorded("push"), 3, Pace.BROADCAST))
+    await asyncio.sleep(0)
+    reply = asyncio.create_task(request(recorded("reply"), 5, None))
+    await asyncio.sleep(0)
+    gate.set()
+    await asyncio.gather(*in_flight)  # answered at 0.0: the window opens at 1.0
+    now[0] = 1.5
+    pacer._wake()
+    await asyncio.gather(reply, queued)
+    # The push was queued first, and the first woken: without the reply it would go first.
+    assert order == ["reply", "push"]
+
+
+async def test_a_reply_given_up_lets_the_broadcasts_it_held_back_go() -> None:
+    now = [0.0]
+    pacer = Pacer(rate=1, paid_rate=None, clock=lambda: now[0])
+    await send(pacer, 1)  # the bot's one request this second
+    reply = asyncio.create_task(send(pacer, 2, pace=None))
+    await asyncio.sleep(0)
+    now[0] = 1.5  # the window is open again, but the reply is first in line
+    push = asyncio.create_task(send(pacer, 3))
+    await asyncio.sleep(0)
+    assert not push.done()
+    reply.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await reply
+    await asyncio.wait_for(push, 1)  # woken by the cancel, not by an answer that never comes

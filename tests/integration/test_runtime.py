@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from telegram.ext import CallbackContext
 
 from bot.ops.runtime import running_bot
 from bot.sandbox.botapi.server import FakeBotApi
@@ -70,3 +71,17 @@ async def test_handlers_stamp_times_with_the_runtime_clock(
         chat = await store.get_chat(session=session, chat_id=4242)
     assert chat is not None
     assert chat.joined_at == THEN
+
+
+async def test_a_heartbeat_that_fires_while_the_bot_stops_starts_nothing(
+    fake_api: FakeBotApi, database_url: str
+) -> None:
+    # The application stops taking tasks before its job queue stops (it first waits for the
+    # updates in hand): a tick in between must not start a tick no one would await.
+    async with running_bot(settings_for(fake_api, database_url)) as runtime:
+        assert runtime.app.job_queue is not None
+        (job,) = runtime.app.job_queue.get_jobs_by_name("broadcast-tick")
+        context = CallbackContext.from_job(job, runtime.app)
+    assert not runtime.app.running
+    await job.callback(context)  # warnings are errors here: a task made now would be one
+    assert not runtime.scheduler.ticking
