@@ -57,13 +57,27 @@ def _begin_sqlite(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")
 
 
-def create_engine(url: str) -> AsyncEngine:
-    """Create the async engine for a SQLite (aiosqlite) or PostgreSQL (asyncpg) URL."""
+def _no_checkpoint_on_commit(dbapi_connection: Any, _connection_record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA wal_autocheckpoint = 0")
+    finally:
+        cursor.close()
+
+
+def create_engine(url: str, *, checkpoint_on_commit: bool = True) -> AsyncEngine:
+    """Create the async engine for a SQLite (aiosqlite) or PostgreSQL (asyncpg) URL.
+
+    `checkpoint_on_commit=False` (the bot, which runs db.checkpoints.Checkpointer) leaves
+    SQLite's WAL checkpoints to someone else instead of the commit that fills the log.
+    """
     is_sqlite = url.startswith("sqlite")
     # A file cannot drop a connection, so only a server's connections are checked on checkout.
     engine = create_async_engine(url, pool_pre_ping=not is_sqlite)
     if is_sqlite:
         event.listen(engine.sync_engine, "connect", _configure_sqlite_connection)
+        if not checkpoint_on_commit:
+            event.listen(engine.sync_engine, "connect", _no_checkpoint_on_commit)
         event.listen(engine.sync_engine, "begin", _begin_sqlite)
     return engine
 

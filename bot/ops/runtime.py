@@ -43,7 +43,7 @@ from bot.telegram.app import (
 )
 from bot.telegram.channels import sync_channels
 from bot.telegram.context import Context, Services
-from db import broadcasts, signals
+from db import broadcasts, checkpoints, signals
 from db.lock import delivery_lock
 from db.session import create_engine, create_sessionmaker, unit_of_work
 
@@ -66,6 +66,8 @@ class Runtime(Services):
     feeds: FeedPoller | None
     # Builds and sends readers' digests; its job runs only in the process that delivers.
     digests: DigestSender | None = None
+    # SQLite (a file): copies the write-ahead log into the database beside the bot's commits.
+    checkpointer: checkpoints.Checkpointer | None = None
 
     async def poll(
         self, *, poll_interval: float = 0.0, poll_timeout: int = 10, limit_updates: bool = True
@@ -111,8 +113,13 @@ async def running_bot(
     makes it long to show that the listener alone starts broadcasts written elsewhere).
     """
     async with AsyncExitStack() as stack:
-        engine = create_engine(settings.database_url)
+        engine = create_engine(settings.database_url, checkpoint_on_commit=False)
         stack.push_async_callback(engine.dispose)
+        checkpointer = None
+        if (database := checkpoints.database_file(engine)) is not None:
+            checkpointer = checkpoints.Checkpointer(database)
+            checkpointer.start()
+            stack.push_async_callback(checkpointer.close)  # stopped before the engine closes
         sessionmaker = create_sessionmaker(engine)
         metrics = Metrics()
         app = build_application(settings, metrics)
@@ -171,6 +178,7 @@ async def running_bot(
             engine=engine,
             feeds=feeds,
             digests=digest_sender,
+            checkpointer=checkpointer,
         )
         app.bot_data.services = runtime
         if settings.channels:
