@@ -50,6 +50,7 @@ from bot.newsroom.ingest import store_sources
 from bot.newsroom.sources import load_sources
 from bot.settings import PAID_RATE_CEILING, Settings
 from db import broadcasts, upkeep
+from db.checkpoints import Checkpointer
 from db.models import ChatRow, SubscriptionRow
 from db.session import create_engine, create_sessionmaker, unit_of_work
 
@@ -179,8 +180,12 @@ async def measure(
     try:
         memory.phase = "seed"
         await fresh_database(database_url)
-        engine = create_engine(database_url)
+        # The bot's engine: on SQLite its commits leave WAL checkpoints to a checkpointer.
+        engine = create_engine(database_url, checkpoint_on_commit=False)
         sessionmaker = create_sessionmaker(engine)
+        checkpointer = Checkpointer.for_engine(engine)
+        if checkpointer is not None:
+            checkpointer.start()
         started = time.perf_counter()
         article_id = await seed(sessionmaker, chats)
         print(f"{name}: seeded {chats:,} chats in {time.perf_counter() - started:.1f} s")
@@ -263,6 +268,8 @@ async def measure(
             f"{records.seconds:.1f} s of record steps)"
         )
         print(f"{name}: current RSS after each tenth of the delivery: {'; '.join(progress)}")
+        if checkpointer is not None:
+            await checkpointer.close()
         await engine.dispose()
     finally:
         sampler.cancel()

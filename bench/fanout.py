@@ -50,6 +50,7 @@ from bot.settings import Settings
 from bot.telegram.messages import story_card
 from db import broadcasts
 from db.broadcasts import Progress
+from db.checkpoints import Checkpointer
 from db.migrate import upgrade
 from db.models import ArticleRow, ChatRow, SubscriptionRow
 from db.session import create_engine, create_sessionmaker, unit_of_work
@@ -238,8 +239,12 @@ async def measure_newsbot(
     the start of the fan-out until the broadcast is marked done.
     """
     await fresh_database(database_url)
-    engine = create_engine(database_url)
+    # The bot's engine: on SQLite its commits leave WAL checkpoints to a checkpointer.
+    engine = create_engine(database_url, checkpoint_on_commit=False)
     sessionmaker = create_sessionmaker(engine)
+    checkpointer = Checkpointer.for_engine(engine)
+    if checkpointer is not None:
+        checkpointer.start()
     try:
         article_id = await seed(sessionmaker, messages)
         pacer = Pacer(rate=None, paid_rate=None)
@@ -263,6 +268,8 @@ async def measure_newsbot(
             raise RuntimeError(f"broadcast incomplete: {progress}")
         return seconds
     finally:
+        if checkpointer is not None:
+            await checkpointer.close()
         await engine.dispose()
 
 

@@ -46,14 +46,6 @@ def checkpoint(path: str) -> Checkpoint:
     return Checkpoint(bool(busy), log_pages, copied_pages)
 
 
-def database_file(engine: AsyncEngine) -> str | None:
-    """The SQLite file whose log the bot checkpoints itself; None for PostgreSQL or memory."""
-    database = engine.url.database
-    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
-        return None
-    return database
-
-
 class Checkpointer:
     """Checkpoints one SQLite file every `interval` seconds until closed."""
 
@@ -62,6 +54,15 @@ class Checkpointer:
         self.interval = interval
         self.last: Checkpoint | None = None
         self._task: asyncio.Task[None] | None = None
+
+    @classmethod
+    def for_engine(cls, engine: AsyncEngine) -> Checkpointer | None:
+        """The checkpointer of an engine made with `checkpoint_on_commit=False`; None where
+        there is no write-ahead log to copy (PostgreSQL, an in-memory SQLite database)."""
+        database = engine.url.database
+        if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+            return None
+        return cls(database)
 
     def start(self) -> None:
         """Run in a task of its own."""

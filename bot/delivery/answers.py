@@ -9,9 +9,7 @@ that made the call.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,15 +35,25 @@ class Answer:
 _watched: ContextVar[Answer | None] = ContextVar("newsbot_answer", default=None)
 
 
-@contextmanager
-def watch() -> Iterator[Answer]:
-    """Note the raw result of the requests made inside the block (the last one wins)."""
-    answer = Answer()
-    token = _watched.set(answer)
-    try:
-        yield answer
-    finally:
-        _watched.reset(token)
+class watch:  # a function to its callers: `with answers.watch() as answer`
+    """Note the raw result of the requests made inside the block (the last one wins).
+
+    A class rather than a generator: a broadcast enters one per message sent.
+    """
+
+    __slots__ = ("_answer", "_token")
+
+    def __init__(self) -> None:
+        self._answer = Answer()
+        self._token: Token[Answer | None] | None = None
+
+    def __enter__(self) -> Answer:
+        self._token = _watched.set(self._answer)
+        return self._answer
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._token is not None:
+            _watched.reset(self._token)
 
 
 def note(result: Any) -> None:

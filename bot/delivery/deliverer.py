@@ -61,6 +61,9 @@ BACKOFF_CAP = 60.0
 DATABASE_RETRY = 0.5  # seconds before a failed claim or write is tried again (grows)
 GIVE_UP_WHEN_STOPPING = 3
 OPEN_CHECK_INTERVAL = 0.5  # seconds between looks for cancelled broadcasts while sending
+# A write costs about as much for one outcome as for dozens: a few outcomes wait at most this
+# long for others to share theirs (what a crash can repeat is bounded by max_unrecorded).
+RECORD_GATHER = 0.05
 ERROR_TEXT_LIMIT = 500
 
 
@@ -271,6 +274,10 @@ class Deliverer:
         recording_failed = False
         senders_done = asyncio.Event()
         have_outcomes = asyncio.Event()
+        # Set once half the unrecorded slots are taken: senders then still have room while the
+        # batch is written.
+        gather = max(1, self.max_unrecorded // 2)
+        batch_ready = asyncio.Event()
         # A send holds one of these from before it leaves until its outcome is written: the
         # sends that a crash could repeat never number more than max_unrecorded.
         unrecorded = asyncio.Semaphore(self.max_unrecorded)
@@ -278,8 +285,12 @@ class Deliverer:
         async def claimer() -> None:
             nonlocal failure
             try:
+                # The first claim is small, so sending starts after a short query; the claimer
+                # then keeps a whole batch ahead of the senders.
+                limit = min(self.batch_size, 2 * self.concurrency)
                 while not self._stopping and failure is None:
-                    claimed, jobs = await self._persist(self._claim)
+                    claimed, jobs = await self._persist(functools.partial(self._claim, limit))
+                    limit = self.batch_size
                     if not claimed:
                         return
                     for job in jobs:
@@ -299,6 +310,8 @@ class Deliverer:
                             unsent.pop(job.claim.key, None)
                             pending.append(await self._deliver(job))
                             have_outcomes.set()
+                            if len(pending) >= gather:
+                                batch_ready.set()
                         else:
                             unrecorded.release()
                     # Otherwise the claim stays unsent: settled after the round's failure.
@@ -306,14 +319,18 @@ class Deliverer:
                     queue.task_done()
 
         async def recorder() -> None:
-            # Group commit: write whatever has arrived as soon as the previous write is done.
-            # At a low rate each outcome is written on its own at once; at a high rate batches
-            # grow by themselves. Either way an answer waits at most one write to be recorded.
+            # Group commit: write what has arrived once half the unrecorded slots are taken or
+            # RECORD_GATHER has passed, and again as soon as the previous write is done. An
+            # answer waits at most that long and one write to be recorded.
             nonlocal recorded, failure, recording_failed
             checked = time.monotonic()
             while True:
                 await have_outcomes.wait()
+                if len(pending) < gather and not senders_done.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(batch_ready.wait(), RECORD_GATHER)
                 have_outcomes.clear()
+                batch_ready.clear()
                 finished = senders_done.is_set()
                 if pending and not recording_failed:
                     batch = pending[:]
@@ -348,6 +365,7 @@ class Deliverer:
                     worker.cancel()
                 senders_done.set()
                 have_outcomes.set()
+                batch_ready.set()
         finally:
             # What the round could not finish waits for the next one (empty when it succeeded).
             self._unwritten.extend(pending)
@@ -372,13 +390,13 @@ class Deliverer:
         async with unit_of_work(self.sessionmaker) as session:
             return await broadcasts.finish_broadcasts(session=session, now=self.clock())
 
-    async def _claim(self) -> tuple[int, list[_Job]]:
-        """Claim a batch: how many rows it took (given-up ones too) and the jobs to send."""
+    async def _claim(self, limit: int) -> tuple[int, list[_Job]]:
+        """Claim up to `limit` rows: how many it took (given-up ones too) and the jobs to send."""
         chats: dict[int, tuple[bool, str | None, str | None]] = {}
         async with unit_of_work(self.sessionmaker) as session:
             claimed = await broadcasts.claim_deliveries(
                 session=session,
-                limit=self.batch_size,
+                limit=limit,
                 now=self.clock(),
                 max_claims=self.max_claims,
             )
@@ -602,13 +620,14 @@ class Deliverer:
                 "unknown" if message_id is None else message_id,
                 extra=logs.about(pending.broadcast_id),
             )
-        return replace(
-            pending,
-            status="sent",
-            attempts=pending.attempts + 1,
+        # Built directly, not by dataclasses.replace: once per message sent, it shows.
+        return Outcome(
+            pending.broadcast_id,
+            pending.chat_id,
+            "sent",
+            pending.attempts + 1,
             message_id=message_id,
             sent_at=self.clock(),
-            error=None,
         )
 
     async def _refused(self, pending: Outcome, error: TelegramError) -> Outcome:

@@ -115,9 +115,8 @@ async def running_bot(
     async with AsyncExitStack() as stack:
         engine = create_engine(settings.database_url, checkpoint_on_commit=False)
         stack.push_async_callback(engine.dispose)
-        checkpointer = None
-        if (database := checkpoints.database_file(engine)) is not None:
-            checkpointer = checkpoints.Checkpointer(database)
+        checkpointer = checkpoints.Checkpointer.for_engine(engine)
+        if checkpointer is not None:
             checkpointer.start()
             stack.push_async_callback(checkpointer.close)  # stopped before the engine closes
         sessionmaker = create_sessionmaker(engine)
