@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from datetime import UTC, datetime
 
 import pytest
@@ -85,3 +86,11 @@ async def test_a_heartbeat_that_fires_while_the_bot_stops_starts_nothing(
     assert not runtime.app.running
     await job.callback(context)  # warnings are errors here: a task made now would be one
     assert not runtime.scheduler.ticking
+
+
+async def test_what_lives_when_the_bot_starts_is_left_out_of_collections_until_it_stops(
+    fake_api: FakeBotApi, database_url: str
+) -> None:
+    async with running_bot(settings_for(fake_api, database_url)):
+        assert gc.get_freeze_count() > 0
+    assert gc.get_freeze_count() == 0
