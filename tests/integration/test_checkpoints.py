@@ -15,11 +15,10 @@ from sqlalchemy import text
 
 from bot.ops.runtime import running_bot
 from bot.sandbox.botapi.server import FakeBotApi
-from bot.settings import Settings
 from db.checkpoints import Checkpointer, checkpoint
 from db.migrate import upgrade
 from db.session import create_engine
-from tests.integration.bot_fixtures import TOKEN
+from tests.integration.test_runtime import settings_for
 
 PAGES = 2_000  # twice what SQLite's default lets the log hold before a commit checkpoints
 BLOB = b"x" * 4000  # about a page each
@@ -59,14 +58,7 @@ async def test_the_running_bot_checkpoints_its_own_log(
     path = tmp_path / "newsbot.db"
     url = f"sqlite+aiosqlite:///{path}"
     await asyncio.to_thread(upgrade, url)
-    settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        token=TOKEN,
-        api_url=fake_api.url,
-        database_url=url,
-        language="en",
-    )
-    async with running_bot(settings) as runtime:
+    async with running_bot(settings_for(fake_api, url)) as runtime:
         assert runtime.checkpointer is not None
         before = path.stat().st_size
         async with runtime.engine.begin() as connection:
