@@ -2,7 +2,8 @@
 
 Three kinds of task share one queue: a claimer keeps the local queue topped up from the outbox,
 `concurrency` senders send (the Pacer on the bot spaces them), and a recorder writes outcomes
-back as soon as they arrive (a group commit). A message can be sent twice only if the process
+back in batches (a group commit: what arrived within RECORD_GATHER, or half the unrecorded
+slots' worth, goes in one write). A message can be sent twice only if the process
 dies after it left and before the recorder wrote Telegram's answer; a semaphore caps those at
 `max_unrecorded` (twice the sends in flight by default), however slow the database is, and the
 claim count in the outbox caps how often one message can be caught that way (MAX_CLAIMS).
