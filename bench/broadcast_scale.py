@@ -50,9 +50,9 @@ from bot.newsroom.ingest import store_sources
 from bot.newsroom.sources import load_sources
 from bot.settings import PAID_RATE_CEILING, Settings
 from db import broadcasts, upkeep
-from db.checkpoints import Checkpointer
+from db.checkpoints import bot_engine
 from db.models import ChatRow, SubscriptionRow
-from db.session import create_engine, create_sessionmaker, unit_of_work
+from db.session import create_sessionmaker, unit_of_work
 
 TOKEN = "1:bench"
 FIRST_CHAT = 50_000_000  # positive ids: private chats
@@ -181,96 +181,90 @@ async def measure(
         memory.phase = "seed"
         await fresh_database(database_url)
         # The bot's engine: on SQLite its commits leave WAL checkpoints to a checkpointer.
-        engine = create_engine(database_url, checkpoint_on_commit=False)
-        sessionmaker = create_sessionmaker(engine)
-        checkpointer = Checkpointer.for_engine(engine)
-        if checkpointer is not None:
-            checkpointer.start()
-        started = time.perf_counter()
-        article_id = await seed(sessionmaker, chats)
-        print(f"{name}: seeded {chats:,} chats in {time.perf_counter() - started:.1f} s")
-        after_seed = peak_mb()
-
-        memory.phase = "fan-out"
-        memory.note()
-        started = time.perf_counter()
-        now = utcnow()
-        async with unit_of_work(sessionmaker) as session:
-            row = await broadcasts.create_broadcast(
-                session=session, article_id=article_id, due_at=now, now=now
-            )
-            queued = await broadcasts.start_broadcast(
-                session=session, broadcast_id=row.id, now=now
-            )
-        fan_out = time.perf_counter() - started
-        assert queued == chats, queued
-        print(f"{name}: fan-out of {queued:,} deliveries in {fan_out:.2f} s")
-        if upkeep.needs_analyze(engine.dialect.name, queued):
-            # What the scheduler does after a large fan-out on PostgreSQL.
+        async with bot_engine(database_url) as (engine, _checkpointer):
+            sessionmaker = create_sessionmaker(engine)
             started = time.perf_counter()
+            article_id = await seed(sessionmaker, chats)
+            print(f"{name}: seeded {chats:,} chats in {time.perf_counter() - started:.1f} s")
+            after_seed = peak_mb()
+
+            memory.phase = "fan-out"
+            memory.note()
+            started = time.perf_counter()
+            now = utcnow()
             async with unit_of_work(sessionmaker) as session:
-                await upkeep.analyze_deliveries(session=session)
-            print(f"{name}: ANALYZE deliveries in {time.perf_counter() - started:.2f} s")
-        after_fan_out = peak_mb()
+                row = await broadcasts.create_broadcast(
+                    session=session, article_id=article_id, due_at=now, now=now
+                )
+                queued = await broadcasts.start_broadcast(
+                    session=session, broadcast_id=row.id, now=now
+                )
+            fan_out = time.perf_counter() - started
+            assert queued == chats, queued
+            print(f"{name}: fan-out of {queued:,} deliveries in {fan_out:.2f} s")
+            if upkeep.needs_analyze(engine.dialect.name, queued):
+                # What the scheduler does after a large fan-out on PostgreSQL.
+                started = time.perf_counter()
+                async with unit_of_work(sessionmaker) as session:
+                    await upkeep.analyze_deliveries(session=session)
+                print(f"{name}: ANALYZE deliveries in {time.perf_counter() - started:.2f} s")
+            after_fan_out = peak_mb()
 
-        memory.phase = "delivery"
-        memory.note()
-        claims, records = Timed(), Timed()
-        target = deliver or chats
-        recorded = 0
-        steps = [target * k // 10 for k in range(1, 11)]
-        progress: list[str] = []
-        settings = Settings(  # type: ignore[call-arg]
-            _env_file=None, language="en", paid_broadcast=True, rate=PAID_RATE_CEILING
-        )
-        async with ExtBot(
-            TOKEN, request=InstantTelegram(), rate_limiter=Pacer(rate=None, paid_rate=None)
-        ) as bot:
-            deliverer = Deliverer.for_settings(
-                settings,
-                bot=bot,
-                sessionmaker=sessionmaker,
-                clock=utcnow,
-                concurrency=concurrency,
-                batch_size=batch_size,
+            memory.phase = "delivery"
+            memory.note()
+            claims, records = Timed(), Timed()
+            target = deliver or chats
+            recorded = 0
+            steps = [target * k // 10 for k in range(1, 11)]
+            progress: list[str] = []
+            settings = Settings(  # type: ignore[call-arg]
+                _env_file=None, language="en", paid_broadcast=True, rate=PAID_RATE_CEILING
             )
+            async with ExtBot(
+                TOKEN, request=InstantTelegram(), rate_limiter=Pacer(rate=None, paid_rate=None)
+            ) as bot:
+                deliverer = Deliverer.for_settings(
+                    settings,
+                    bot=bot,
+                    sessionmaker=sessionmaker,
+                    clock=utcnow,
+                    concurrency=concurrency,
+                    batch_size=batch_size,
+                )
 
-            def count(batch: Any) -> None:
-                nonlocal recorded
-                recorded += len(batch)
-                if steps and recorded >= steps[0]:
-                    while steps and recorded >= steps[0]:
-                        steps.pop(0)
-                    progress.append(f"{recorded:,}: {rss_mb():.0f} MB")
-                if recorded >= target:
-                    deliverer.stop()
+                def count(batch: Any) -> None:
+                    nonlocal recorded
+                    recorded += len(batch)
+                    if steps and recorded >= steps[0]:
+                        while steps and recorded >= steps[0]:
+                            steps.pop(0)
+                        progress.append(f"{recorded:,}: {rss_mb():.0f} MB")
+                    if recorded >= target:
+                        deliverer.stop()
 
-            deliverer.on_recorded = count
-            deliverer._claim = timed(  # type: ignore[method-assign]
-                deliverer._claim, claims, lambda result: result[0]
+                deliverer.on_recorded = count
+                deliverer._claim = timed(  # type: ignore[method-assign]
+                    deliverer._claim, claims, lambda result: result[0]
+                )
+                deliverer._record = timed(  # type: ignore[method-assign]
+                    deliverer._record, records, lambda args: len(args[0])
+                )
+                if trace:
+                    tracemalloc.start(10)
+                started = time.perf_counter()
+                await deliverer.run(idle_interval=0.05)
+                seconds = time.perf_counter() - started
+                if trace:
+                    snapshot = tracemalloc.take_snapshot()
+                    tracemalloc.stop()
+            memory.note()
+            print(
+                f"{name}: delivered {recorded:,} in {seconds:.1f} s = {recorded / seconds:,.0f} "
+                f"sends/s; claims {claims.rate:,.0f}/s ({claims.rows:,} in {claims.seconds:.1f} s "
+                f"of claim steps); outcomes {records.rate:,.0f}/s ({records.rows:,} in "
+                f"{records.seconds:.1f} s of record steps)"
             )
-            deliverer._record = timed(  # type: ignore[method-assign]
-                deliverer._record, records, lambda args: len(args[0])
-            )
-            if trace:
-                tracemalloc.start(10)
-            started = time.perf_counter()
-            await deliverer.run(idle_interval=0.05)
-            seconds = time.perf_counter() - started
-            if trace:
-                snapshot = tracemalloc.take_snapshot()
-                tracemalloc.stop()
-        memory.note()
-        print(
-            f"{name}: delivered {recorded:,} in {seconds:.1f} s = {recorded / seconds:,.0f} "
-            f"sends/s; claims {claims.rate:,.0f}/s ({claims.rows:,} in {claims.seconds:.1f} s "
-            f"of claim steps); outcomes {records.rate:,.0f}/s ({records.rows:,} in "
-            f"{records.seconds:.1f} s of record steps)"
-        )
-        print(f"{name}: current RSS after each tenth of the delivery: {'; '.join(progress)}")
-        if checkpointer is not None:
-            await checkpointer.close()
-        await engine.dispose()
+            print(f"{name}: current RSS after each tenth of the delivery: {'; '.join(progress)}")
     finally:
         sampler.cancel()
     peak = peak_mb()

@@ -52,7 +52,7 @@ from bot.settings import Settings
 from bot.telegram.messages import story_card
 from db import broadcasts
 from db.broadcasts import Progress
-from db.checkpoints import Checkpointer
+from db.checkpoints import bot_engine
 from db.migrate import upgrade
 from db.models import ArticleRow, ChatRow, SubscriptionRow
 from db.session import create_engine, create_sessionmaker, unit_of_work
@@ -242,12 +242,8 @@ async def measure_newsbot(
     """
     await fresh_database(database_url)
     # The bot's engine: on SQLite its commits leave WAL checkpoints to a checkpointer.
-    engine = create_engine(database_url, checkpoint_on_commit=False)
-    sessionmaker = create_sessionmaker(engine)
-    checkpointer = Checkpointer.for_engine(engine)
-    if checkpointer is not None:
-        checkpointer.start()
-    try:
+    async with bot_engine(database_url) as (engine, _checkpointer):
+        sessionmaker = create_sessionmaker(engine)
         article_id = await seed(sessionmaker, messages)
         pacer = Pacer(rate=None, paid_rate=None)
         async with ExtBot(
@@ -269,10 +265,6 @@ async def measure_newsbot(
         if progress.broadcast.status != "done" or progress.sent != messages:
             raise RuntimeError(f"broadcast incomplete: {progress}")
         return seconds
-    finally:
-        if checkpointer is not None:
-            await checkpointer.close()
-        await engine.dispose()
 
 
 async def timed_broadcast(

@@ -15,9 +15,12 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from db.session import create_engine
 
 log = logging.getLogger(__name__)
 
@@ -55,15 +58,6 @@ class Checkpointer:
         self.last: Checkpoint | None = None
         self._task: asyncio.Task[None] | None = None
 
-    @classmethod
-    def for_engine(cls, engine: AsyncEngine) -> Checkpointer | None:
-        """The checkpointer of an engine made with `checkpoint_on_commit=False`; None where
-        there is no write-ahead log to copy (PostgreSQL, an in-memory SQLite database)."""
-        database = engine.url.database
-        if engine.dialect.name != "sqlite" or not database or database == ":memory:":
-            return None
-        return cls(database)
-
     def start(self) -> None:
         """Run in a task of its own."""
         self._task = asyncio.create_task(self._run(), name="wal-checkpoints")
@@ -83,3 +77,21 @@ class Checkpointer:
             except sqlite3.Error as error:
                 # Tried again next time; meanwhile the log grows, and nothing else is lost.
                 log.warning("WAL checkpoint of %s failed: %s", self.path, error)
+
+
+@contextlib.asynccontextmanager
+async def bot_engine(url: str) -> AsyncIterator[tuple[AsyncEngine, Checkpointer | None]]:
+    """The engine of a running bot and its checkpointer (None where there is no write-ahead
+    log to copy: PostgreSQL, an in-memory SQLite database); both closed on the way out."""
+    engine = create_engine(url, checkpoint_on_commit=False)
+    database = engine.url.database
+    checkpointer = None
+    if engine.dialect.name == "sqlite" and database and database != ":memory:":
+        checkpointer = Checkpointer(database)
+        checkpointer.start()
+    try:
+        yield engine, checkpointer
+    finally:
+        if checkpointer is not None:
+            await checkpointer.close()
+        await engine.dispose()

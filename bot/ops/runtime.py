@@ -46,7 +46,7 @@ from bot.telegram.channels import sync_channels
 from bot.telegram.context import Context, Services
 from db import broadcasts, checkpoints, signals
 from db.lock import delivery_lock
-from db.session import create_engine, create_sessionmaker, unit_of_work
+from db.session import create_sessionmaker, unit_of_work
 
 log = logging.getLogger(__name__)
 
@@ -114,12 +114,9 @@ async def running_bot(
     makes it long to show that the listener alone starts broadcasts written elsewhere).
     """
     async with AsyncExitStack() as stack:
-        engine = create_engine(settings.database_url, checkpoint_on_commit=False)
-        stack.push_async_callback(engine.dispose)
-        checkpointer = checkpoints.Checkpointer.for_engine(engine)
-        if checkpointer is not None:
-            checkpointer.start()
-            stack.push_async_callback(checkpointer.close)  # stopped before the engine closes
+        engine, checkpointer = await stack.enter_async_context(
+            checkpoints.bot_engine(settings.database_url)
+        )
         sessionmaker = create_sessionmaker(engine)
         metrics = Metrics()
         app = build_application(settings, metrics)
