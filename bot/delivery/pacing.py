@@ -217,6 +217,7 @@ class Pacer(BaseRateLimiter[Pace]):
         if not yields:
             for window in waits_for:
                 window.replies_waiting += 1
+        entered = False
         try:
             while True:
                 wait = max([self._paused_until - self._clock(), *(w.delay() for w in waits_for)])
@@ -228,13 +229,15 @@ class Pacer(BaseRateLimiter[Pace]):
                 # An answer can open a window before any timer would: wake on either.
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(answered.wait(), None if math.isinf(wait) else wait)
+            entered = True
         finally:
             if not yields:
                 for window in waits_for:
                     window.replies_waiting -= 1
-                # A reply given up (cancelled) sends nothing whose answer would wake the
-                # broadcasts it held back.
-                self._wake()
+                if not entered:
+                    # A reply given up (cancelled) sends nothing whose answer would wake the
+                    # broadcasts it held back.
+                    self._wake()
         for window in windows:
             window.begin()
 
