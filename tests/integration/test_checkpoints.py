@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.ops.runtime import running_bot
 from bot.sandbox.botapi.server import FakeBotApi
@@ -24,6 +25,12 @@ PAGES = 2_000  # twice what SQLite's default lets the log hold before a commit c
 BLOB = b"x" * 4000  # about a page each
 
 
+async def write_pages(connection: AsyncConnection) -> None:
+    """About PAGES pages into a table of their own, in the connection's transaction."""
+    await connection.execute(text("CREATE TABLE scratch (b BLOB)"))
+    await connection.execute(text("INSERT INTO scratch (b) VALUES (:b)"), [{"b": BLOB}] * PAGES)
+
+
 async def test_a_commit_checkpoints_only_where_nobody_else_does(tmp_path: Path) -> None:
     for checkpoint_on_commit, setting in ((True, 1000), (False, 0)):
         path = tmp_path / f"{checkpoint_on_commit}.db"
@@ -34,10 +41,7 @@ async def test_a_commit_checkpoints_only_where_nobody_else_does(tmp_path: Path) 
         try:
             async with engine.begin() as connection:
                 assert await connection.scalar(text("PRAGMA wal_autocheckpoint")) == setting
-                await connection.execute(text("CREATE TABLE scratch (b BLOB)"))
-                await connection.execute(
-                    text("INSERT INTO scratch (b) VALUES (:b)"), [{"b": BLOB}] * PAGES
-                )
+                await write_pages(connection)
             # Measured while the engine is open: closing the last connection checkpoints.
             grown_by_commit = path.stat().st_size - before
             done = await asyncio.to_thread(checkpoint, str(path))
@@ -63,10 +67,7 @@ async def test_the_running_bot_checkpoints_its_own_log(
         before = path.stat().st_size
         async with runtime.engine.begin() as connection:
             assert await connection.scalar(text("PRAGMA wal_autocheckpoint")) == 0
-            await connection.execute(text("CREATE TABLE scratch (b BLOB)"))
-            await connection.execute(
-                text("INSERT INTO scratch (b) VALUES (:b)"), [{"b": BLOB}] * PAGES
-            )
+            await write_pages(connection)
         checkpointer = runtime.checkpointer
 
         def copied() -> bool:
